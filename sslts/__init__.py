@@ -1,0 +1,18 @@
+"""sslts: self-supervised time-series representations as scikit-learn transformers."""
+
+from .base import BaseSSLTransformer, load
+from .datasets import list_datasets, load_dataset
+from .exceptions import TrainingDivergedError
+from .methods import TS2VecTransformer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BaseSSLTransformer",
+    "TS2VecTransformer",
+    "TrainingDivergedError",
+    "list_datasets",
+    "load",
+    "load_dataset",
+    "__version__",
+]

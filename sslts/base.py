@@ -1,0 +1,575 @@
+"""The base class that every sslts estimator shares.
+
+:class:`BaseSSLTransformer` owns the scikit-learn contract (parameters, validation,
+fitted state, pickling, ``save``/``load``) and the training loop (device, seeding,
+batching, progress, loss history, early stopping, divergence and interruption
+handling, weight averaging).  A method subclass declares only:
+
+- ``_build_module(n_channels)``: the network (encoder plus any training heads);
+- ``_training_step(module, batch, rng)``: the views and the loss for one batch;
+- ``_embed(module, batch, level)``: embeddings of a batch at a given level;
+- optionally ``_default_budget``, ``_prepare_training_data``, ``_make_optimizer``,
+  ``_make_scheduler``, ``_on_epoch_end`` and ``_valid_levels``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import sys
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from .exceptions import TrainingDivergedError
+from .utils.torch_utils import RandomStreams, fallback_device, resolve_device, seeded_torch, to_cpu
+from .utils.validation import check_time_series
+
+__all__ = ["BaseSSLTransformer", "load"]
+
+_FORMAT_VERSION = 1
+# Data up to this size is moved to the accelerator once for the whole fit.
+_DEVICE_RESIDENT_BYTES = 2 * 1024**3
+# Rough number of activation floats one inference batch may hold.
+_INFERENCE_BUDGET = 2**24
+
+
+class BaseSSLTransformer(TransformerMixin, BaseEstimator):
+    """Base class of self-supervised time-series transformers.
+
+    Not meant to be instantiated: use one of the method classes
+    (e.g. :class:`sslts.TS2VecTransformer`).  All subclasses share the parameters
+    documented here under the same names.
+
+    Parameters
+    ----------
+    n_epochs : int, default=None
+        Passes over the training data.  With ``n_iters`` also set, training stops at
+        whichever comes first; with neither set the method's default budget is used.
+    n_iters : int, default=None
+        Optimiser steps.
+    batch_size : int
+        Mini-batch size (capped at the number of training series).
+    lr : float
+        Learning rate.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        Where to train and encode; "auto" picks CUDA when available.  The resolved
+        device is stored in ``device_``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling, views and dropout.  With an int, two fits on
+        the same CPU give bitwise-identical embeddings.  The global torch/numpy RNG
+        state is never changed.
+    verbose : int, default=0
+        0 silent, 1 one line per epoch, 2 a tqdm progress bar.
+    warm_start : bool, default=False
+        When True, ``fit`` continues from the current weights and optimiser state
+        instead of starting afresh.
+    level : str, default="instance"
+        What ``transform`` returns: ``"instance"`` one vector per series, shape
+        ``(n_series, n_features_out)``; ``"timestamp"`` one vector per time step,
+        shape ``(n_series, n_timestamps, n_features_out)``.
+    n_iter_no_change : int, default=None
+        Stop when the epoch loss has not improved by ``tol`` for this many epochs.
+    tol : float, default=1e-4
+        Minimum improvement of the epoch loss for early stopping.
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The trained network.
+    device_ : torch.device
+        Device the model lives on.
+    n_channels_ : int
+        Number of channels seen in ``fit``.
+    n_features_in_ : int
+        Number of time steps of the (padded) training array, as scikit-learn counts
+        features of a 2-D input.
+    loss_history_ : list of float
+        Mean training loss of each epoch.
+    n_iter_ : int
+        Optimiser steps taken so far (cumulative over warm starts).
+    n_epochs_ : int
+        Epochs run so far (cumulative over warm starts).
+    fit_time_ : float
+        Wall-clock seconds of the last ``fit``.
+    """
+
+    _parameter_constraints: dict = {
+        "n_epochs": [Interval(Integral, 1, None, closed="left"), None],
+        "n_iters": [Interval(Integral, 1, None, closed="left"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "level": [str],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
+        "tol": [Interval(Real, 0, None, closed="left")],
+    }
+    _valid_levels: tuple[str, ...] = ("instance", "timestamp")
+    # Methods whose published encoder is a running average of the iterates set this.
+    _average_weights: bool = False
+
+    # ------------------------------------------------------------------ hooks
+    def _build_module(self, n_channels: int) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def _training_step(self, module, batch: torch.Tensor, rng: RandomStreams) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _embed(self, module, batch: torch.Tensor, level: str) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _n_features_out_for(self, level: str) -> int:
+        """Size of the last axis of the embedding at ``level``."""
+        return self.output_dims
+
+    def _default_budget(self, X: np.ndarray) -> tuple[int | None, int | None]:
+        """``(n_epochs, n_iters)`` used when the user set neither."""
+        return 100, None
+
+    def _prepare_training_data(self, X: np.ndarray) -> np.ndarray:
+        """Method-specific reshaping of the training set (sectioning, cleaning)."""
+        return X
+
+    def _make_optimizer(self, params) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(params, lr=self.lr)
+
+    def _make_scheduler(self, optimizer):
+        return None
+
+    def _on_epoch_end(self, epoch_loss: float) -> None:
+        """Called after every completed epoch (e.g. IARS picks its next resolution)."""
+
+    def _drop_last(self) -> bool:
+        return True
+
+    # ------------------------------------------------------------- public API
+    def fit(self, X, y=None):
+        """Train the self-supervised encoder on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_series, n_timestamps) or \
+                (n_series, n_timestamps, n_channels), or list of arrays
+            Training series; ``NaN`` marks missing values or padding.
+        y : None
+            Ignored; present for Pipeline compatibility.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._validate_params()
+        self._check_level()
+        warm = self.warm_start and hasattr(self, "module_")
+        X = check_time_series(
+            X, n_channels=self.n_channels_ if warm else None, estimator=self
+        )
+        start = time.perf_counter()
+        if not warm:
+            self._initialise(X)
+        else:
+            self.device_ = fallback_device(self.device_)
+            self.module_.to(self.device_)
+        self._train(X)
+        self.fit_time_ = time.perf_counter() - start
+        return self
+
+    def transform(self, X):
+        """Embed series with the trained encoder.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_series, n_timestamps[, n_channels]) or list of arrays
+            Series to embed; the channel count must match ``fit``.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_series, n_features_out) for ``level="instance"`` \
+                or (n_series, n_timestamps, n_features_out) for ``level="timestamp"``
+            float32 embeddings.
+        """
+        return self.encode(X)
+
+    def encode(self, X, *, level: str | None = None, batch_size: int | None = None):
+        """Embed series at any level without changing the ``level`` parameter.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_series, n_timestamps[, n_channels]) or list of arrays
+            Series to embed.
+        level : str, default=None
+            Overrides ``self.level`` for this call.
+        batch_size : int, default=None
+            Series per inference batch; by default chosen from the series length so
+            that activation memory stays bounded.  On a CUDA out-of-memory error the
+            batch is halved and retried.
+
+        Returns
+        -------
+        ndarray, float32
+            See :meth:`transform` for the shapes.
+        """
+        check_is_fitted(self, "module_")
+        level = self.level if level is None else level
+        self._check_level(level)
+        X = check_time_series(X, n_channels=self.n_channels_, estimator=self)
+        if batch_size is None:
+            width = max(self._n_features_out_for(level), getattr(self, "hidden_dims", 64))
+            batch_size = max(1, min(1024, _INFERENCE_BUDGET // (X.shape[1] * width)))
+        return self._encode_batches(X, level, batch_size)
+
+    def _encode_batches(self, X: np.ndarray, level: str, batch_size: int) -> np.ndarray:
+        self.device_ = fallback_device(self.device_)
+        module = self._inference_module().to(self.device_)
+        module.eval()
+        outputs = []
+        start = 0
+        with torch.inference_mode():
+            while start < len(X):
+                xb = torch.from_numpy(X[start : start + batch_size]).to(self.device_)
+                try:
+                    out = self._embed(module, xb, level)
+                except torch.OutOfMemoryError:
+                    if batch_size == 1:
+                        raise
+                    batch_size = max(1, batch_size // 2)
+                    torch.cuda.empty_cache()
+                    continue
+                outputs.append(out.float().cpu().numpy())
+                start += len(xb)
+        return np.concatenate(outputs, axis=0)
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names for ``level="instance"``.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored; series have no per-feature names.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+            ``["<classname>0", "<classname>1", ...]``.
+        """
+        check_is_fitted(self, "module_")
+        if self.level != "instance":
+            raise ValueError(
+                f"Feature names exist only for 2-D output; level={self.level!r} returns a "
+                "3-D array. Use level='instance' with set_output(transform='pandas')."
+            )
+        prefix = type(self).__name__.lower()
+        n_out = self._n_features_out_for("instance")
+        return np.asarray([f"{prefix}{i}" for i in range(n_out)], dtype=object)
+
+    # ------------------------------------------------------------- training
+    def _check_level(self, level=None):
+        level = self.level if level is None else level
+        if level not in self._valid_levels:
+            raise ValueError(
+                f"level={level!r} is not supported by {type(self).__name__}; "
+                f"choose one of {self._valid_levels}."
+            )
+
+    def _initialise(self, X: np.ndarray) -> None:
+        self.device_ = resolve_device(self.device)
+        self.n_channels_ = X.shape[2]
+        self.n_features_in_ = X.shape[1]
+        self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        with seeded_torch(self._seed, self.device_):
+            self.module_ = self._build_module(self.n_channels_).to(self.device_)
+        self.averaged_module_ = copy.deepcopy(self.module_) if self._average_weights else None
+        self._n_averaged = 1
+        self._optimizer_state = None
+        self.loss_history_ = []
+        self.n_iter_ = 0
+        self.n_epochs_ = 0
+
+    def _budget(self, X: np.ndarray) -> tuple[int | None, int | None]:
+        if self.n_epochs is None and self.n_iters is None:
+            return self._default_budget(X)
+        return self.n_epochs, self.n_iters
+
+    def _device_data(self, X: np.ndarray) -> torch.Tensor:
+        data = torch.from_numpy(X)
+        if self.device_.type == "cpu":
+            return data
+        if X.nbytes <= _DEVICE_RESIDENT_BYTES:
+            return data.to(self.device_)
+        return data.pin_memory()
+
+    def _train(self, X: np.ndarray) -> None:
+        n_epochs, n_iters = self._budget(X)
+        X_train = self._prepare_training_data(X)
+        n = len(X_train)
+        batch_size = min(self.batch_size, n)
+        steps = n // batch_size if self._drop_last() else math.ceil(n / batch_size)
+        data = self._device_data(X_train)
+        module = self.module_
+        module.train()
+        optimizer = self._make_optimizer(module.parameters())
+        if self._optimizer_state is not None:
+            optimizer.load_state_dict(self._optimizer_state)
+        scheduler = self._make_scheduler(optimizer)
+        seed = self._seed + self.n_iter_  # a warm start draws fresh views
+        rng = RandomStreams(seed, self.device_)
+        snapshot = self._snapshot()
+        iters_left = n_iters if n_iters is not None else float("inf")
+        epochs_left = n_epochs if n_epochs is not None else float("inf")
+        progress = self._progress(n_epochs, n_iters, steps)
+        best, stale = float("inf"), 0
+        epoch = 0
+        try:
+            with seeded_torch(seed, self.device_):
+                while epoch < epochs_left and iters_left > 0:
+                    order = torch.from_numpy(rng.numpy.permutation(n))
+                    total = torch.zeros((), device=self.device_)
+                    done = 0
+                    for k in range(steps):
+                        idx = order[k * batch_size : (k + 1) * batch_size]
+                        batch = data[idx.to(data.device)].to(self.device_, non_blocking=True)
+                        total += self._optimizer_step(module, optimizer, batch, rng)
+                        done += 1
+                        iters_left -= 1
+                        self.n_iter_ += 1
+                        if progress is not None and n_iters is not None:
+                            progress.update(1)
+                        if iters_left <= 0:
+                            break
+                    epoch += 1
+                    self.n_epochs_ += 1
+                    epoch_loss = float(total / max(done, 1))  # one host sync per epoch
+                    if not math.isfinite(epoch_loss):
+                        self._restore(snapshot)
+                        raise TrainingDivergedError(
+                            f"{type(self).__name__}: the training loss became {epoch_loss} in "
+                            f"epoch {self.n_epochs_}. The weights of the last finite epoch were "
+                            f"kept. Lower lr (now {self.lr}) or rescale the data."
+                        )
+                    self._take_snapshot(snapshot)
+                    self.loss_history_.append(epoch_loss)
+                    if scheduler is not None:
+                        scheduler.step()
+                    self._report(progress, epoch_loss, n_iters)
+                    self._on_epoch_end(epoch_loss)
+                    if self.n_iter_no_change is not None:
+                        if epoch_loss < best - self.tol:
+                            best, stale = epoch_loss, 0
+                        else:
+                            stale += 1
+                            if stale >= self.n_iter_no_change:
+                                break
+        except KeyboardInterrupt:
+            warnings.warn(
+                f"{type(self).__name__}.fit was interrupted after {self.n_iter_} iterations; "
+                "the estimator keeps the weights reached so far and can transform.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        except TrainingDivergedError:
+            self._optimizer_state = None
+            raise
+        finally:
+            if progress is not None:
+                progress.close()
+        self._optimizer_state = to_cpu(optimizer.state_dict())
+
+    def _optimizer_step(self, module, optimizer, batch, rng) -> torch.Tensor:
+        loss = self._training_step(module, batch, rng)
+        if loss.requires_grad:
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        if self.averaged_module_ is not None:
+            self._update_average()
+        return loss.detach()
+
+    @torch.no_grad()
+    def _update_average(self) -> None:
+        # Uniform running mean of every iterate (TS2Vec's AveragedModel), fused.
+        self._n_averaged += 1
+        avg = list(self.averaged_module_.parameters())
+        cur = list(self.module_.parameters())
+        torch._foreach_lerp_(avg, cur, 1.0 / self._n_averaged)
+
+    def _state_tensors(self) -> list[torch.Tensor]:
+        tensors = list(self.module_.state_dict().values())
+        if self.averaged_module_ is not None:
+            tensors += list(self.averaged_module_.state_dict().values())
+        return [t for t in tensors if t.is_floating_point()]
+
+    def _snapshot(self) -> list[torch.Tensor]:
+        return [t.detach().clone() for t in self._state_tensors()]
+
+    @torch.no_grad()
+    def _take_snapshot(self, snapshot: list[torch.Tensor]) -> None:
+        torch._foreach_copy_(snapshot, self._state_tensors())
+
+    @torch.no_grad()
+    def _restore(self, snapshot: list[torch.Tensor]) -> None:
+        torch._foreach_copy_(self._state_tensors(), snapshot)
+
+    def _inference_module(self) -> torch.nn.Module:
+        return self.averaged_module_ if self.averaged_module_ is not None else self.module_
+
+    def _progress(self, n_epochs, n_iters, steps):
+        if self.verbose < 2:
+            return None
+        from tqdm.auto import tqdm
+
+        total = n_iters if n_iters is not None else n_epochs
+        unit = "it" if n_iters is not None else "epoch"
+        return tqdm(total=total, unit=unit, desc=type(self).__name__, file=sys.stderr)
+
+    def _report(self, progress, epoch_loss: float, n_iters) -> None:
+        if progress is not None:
+            progress.set_postfix(loss=f"{epoch_loss:.4f}")
+            if n_iters is None:
+                progress.update(1)
+        elif self.verbose:
+            print(
+                f"{type(self).__name__} epoch {self.n_epochs_:4d}  iter {self.n_iter_:6d}  "
+                f"loss {epoch_loss:.5f}",
+                flush=True,
+            )
+
+    # ----------------------------------------------------------- persistence
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        for key in ("module_", "averaged_module_"):
+            if isinstance(state.get(key), torch.nn.Module):
+                state[key] = copy.deepcopy(state[key]).to("cpu")
+        if "device_" in state:
+            state["device_"] = str(state["device_"])
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if "device_" in state:
+            self.device_ = fallback_device(torch.device(state["device_"]))
+            for key in ("module_", "averaged_module_"):
+                if isinstance(self.__dict__.get(key), torch.nn.Module):
+                    self.__dict__[key].to(self.device_)
+
+    def save(self, path) -> None:
+        """Save the fitted estimator to ``path`` in a torch file loadable with
+        ``weights_only=True`` (no arbitrary code runs on :func:`load`).
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file.
+        """
+        check_is_fitted(self, "module_")
+        params = self.get_params(deep=False)
+        if not isinstance(params.get("random_state"), (int, type(None))):
+            params["random_state"] = None
+        fitted = {
+            k: v for k, v in self.__dict__.items()
+            if k.endswith("_") and not k.startswith("_") and _is_plain(v)
+        }
+        payload = {
+            "sslts_format": _FORMAT_VERSION,
+            "class": type(self).__name__,
+            "params": {k: str(v) if isinstance(v, torch.device) else v for k, v in params.items()},
+            "fitted": {k: v for k, v in fitted.items() if k != "device_"},
+            "device": str(self.device_),
+            "private": {"_seed": self._seed, "_n_averaged": self._n_averaged},
+            "module": to_cpu(self.module_.state_dict()),
+            "averaged_module": None if self.averaged_module_ is None
+            else to_cpu(self.averaged_module_.state_dict()),
+            "optimizer": self._optimizer_state,
+        }
+        torch.save(payload, path)
+
+    @classmethod
+    def load(cls, path):
+        """Load an estimator written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File written by ``save``.
+
+        Returns
+        -------
+        estimator : BaseSSLTransformer
+            A fitted estimator of the saved class, on the saved device when it is
+            available here, else on the CPU.
+        """
+        est = load(path)
+        if not isinstance(est, cls):
+            raise TypeError(f"{path} holds a {type(est).__name__}, not a {cls.__name__}.")
+        return est
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.three_d_array = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.non_deterministic = False
+        return tags
+
+
+def _is_plain(value) -> bool:
+    if isinstance(value, (bool, int, float, str, type(None))):
+        return True
+    if isinstance(value, torch.Tensor):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, (str, int)) and _is_plain(v) for k, v in value.items())
+    return False
+
+
+def load(path) -> BaseSSLTransformer:
+    """Load any sslts estimator written by ``save``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        File written by :meth:`BaseSSLTransformer.save`.
+
+    Returns
+    -------
+    estimator : BaseSSLTransformer
+    """
+    from . import _registry
+
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle/zip errors vary by torch version
+        raise ValueError(f"{path} is not an sslts model file: {exc}") from exc
+    if not isinstance(payload, dict) or "sslts_format" not in payload:
+        raise ValueError(f"{path} is not an sslts model file (no 'sslts_format' key).")
+    if payload["sslts_format"] > _FORMAT_VERSION:
+        raise ValueError(f"{path} was written by a newer sslts (format {payload['sslts_format']}).")
+    cls = _registry.estimator_class(payload["class"])
+    est = cls(**payload["params"])
+    est.__dict__.update(payload["fitted"])
+    est.__dict__.update(payload["private"])
+    est.device_ = fallback_device(torch.device(payload["device"]))
+    with seeded_torch(0, torch.device("cpu")):
+        est.module_ = est._build_module(est.n_channels_)
+    est.module_.load_state_dict(payload["module"])
+    est.averaged_module_ = None
+    if payload["averaged_module"] is not None:
+        est.averaged_module_ = copy.deepcopy(est.module_)
+        est.averaged_module_.load_state_dict(payload["averaged_module"])
+    est._optimizer_state = payload["optimizer"]
+    for m in (est.module_, est.averaged_module_):
+        if m is not None:
+            m.to(est.device_)
+    return est

@@ -1,0 +1,314 @@
+"""Loading the UCR/UEA classification archives.
+
+Files are looked up, in order, in ``data_home`` (argument, else the ``SSLTS_DATA``
+environment variable), in the datasets bundled with sslts (GunPoint, BasicMotions),
+and in the download cache.  A directory may use the archive layout
+``<home>/ucr/<Name>/<Name>_TRAIN.tsv``, ``<home>/uea/<Name>/<Name>_TRAIN.ts`` or the
+flat ``<home>/<Name>/<Name>_TRAIN.{tsv,ts}``; gzip-compressed files (``.gz``) are
+read too.  A dataset found nowhere is downloaded as a zip from the archive
+(``SSLTS_DATA_URL`` overrides the URL template) into the cache directory
+(``SSLTS_CACHE``, default ``~/.cache/sslts``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import shutil
+import tempfile
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .utils.validation import pad_series_list
+
+__all__ = ["load_dataset", "list_datasets", "read_ucr_tsv", "read_ts", "BUNDLED_DATASETS"]
+
+BUNDLED_DATASETS = ("BasicMotions", "GunPoint")
+DEFAULT_URL = "https://www.timeseriesclassification.com/aeon-toolkit/{name}.zip"
+_BUNDLED_HOME = Path(__file__).parent / "data"
+_SUFFIXES = (".tsv", ".ts", ".tsv.gz", ".ts.gz")
+_LAYOUTS = ("ucr", "uea", "")
+
+
+def _data_homes(data_home) -> list[Path]:
+    homes = []
+    if data_home is not None:
+        homes.append(Path(data_home).expanduser())
+    elif os.environ.get("SSLTS_DATA"):
+        homes.append(Path(os.environ["SSLTS_DATA"]).expanduser())
+    homes.append(_BUNDLED_HOME)
+    homes.append(_cache_dir())
+    return homes
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("SSLTS_CACHE", "~/.cache/sslts")).expanduser()
+
+
+def _find_split_files(name: str, homes: list[Path]) -> tuple[Path, Path] | None:
+    for home in homes:
+        for layout in _LAYOUTS:
+            folder = home / layout / name if layout else home / name
+            for suffix in _SUFFIXES:
+                train = folder / f"{name}_TRAIN{suffix}"
+                test = folder / f"{name}_TEST{suffix}"
+                if train.is_file() and test.is_file():
+                    return train, test
+    return None
+
+
+def list_datasets(data_home=None) -> list[str]:
+    """Names of the datasets available locally (no download).
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Data directory; defaults to ``$SSLTS_DATA``.
+
+    Returns
+    -------
+    list of str
+        Sorted dataset names.
+    """
+    names = set()
+    for home in _data_homes(data_home):
+        for layout in _LAYOUTS:
+            folder = home / layout if layout else home
+            if not folder.is_dir():
+                continue
+            for sub in folder.iterdir():
+                if sub.is_dir() and _find_split_files(sub.name, [home]) is not None:
+                    names.add(sub.name)
+    return sorted(names)
+
+
+def load_dataset(name: str, data_home=None, *, download: bool = True, url: str | None = None):
+    """Load a UCR/UEA classification dataset with its official train/test split.
+
+    Parameters
+    ----------
+    name : str
+        Dataset name as in the archive, e.g. ``"GunPoint"`` or ``"BasicMotions"``.
+    data_home : str or path-like, default=None
+        Directory holding the archive; defaults to ``$SSLTS_DATA``.  Bundled and
+        cached datasets are found without it.
+    download : bool, default=True
+        Download the dataset into the cache when it is not found locally.
+    url : str, default=None
+        URL template with a ``{name}`` field; defaults to ``$SSLTS_DATA_URL`` or the
+        timeseriesclassification.com archive.
+
+    Returns
+    -------
+    X_train : ndarray of shape (n_train, n_timestamps, n_channels), float64
+        NaN marks missing values and right-padding of shorter series.
+    y_train : ndarray of shape (n_train,)
+        Labels: integers when every label is an integer, else strings.
+    X_test : ndarray of shape (n_test, n_timestamps, n_channels), float64
+        Padded to the same length as ``X_train``.
+    y_test : ndarray of shape (n_test,)
+
+    Examples
+    --------
+    >>> X_train, y_train, X_test, y_test = load_dataset("GunPoint")
+    >>> X_train.shape, X_test.shape
+    ((50, 150, 1), (150, 150, 1))
+    """
+    homes = _data_homes(data_home)
+    files = _find_split_files(name, homes)
+    if files is None:
+        if not download:
+            raise FileNotFoundError(
+                f"Dataset {name!r} was not found in {[str(h) for h in homes]} and "
+                "download=False."
+            )
+        _download(name, url or os.environ.get("SSLTS_DATA_URL", DEFAULT_URL))
+        files = _find_split_files(name, [_cache_dir()])
+        if files is None:
+            raise FileNotFoundError(
+                f"The downloaded archive for {name!r} holds no {name}_TRAIN/{name}_TEST "
+                "file in .tsv or .ts format."
+            )
+    X_train, y_train = _read(files[0])
+    X_test, y_test = _read(files[1])
+    length = max(X_train.shape[1], X_test.shape[1])
+    X_train, X_test = (_pad_to(X, length) for X in (X_train, X_test))
+    if X_train.shape[2] != X_test.shape[2]:
+        raise ValueError(
+            f"{files[0]} has {X_train.shape[2]} channels but {files[1]} has {X_test.shape[2]}."
+        )
+    y_train, y_test = _convert_labels(np.concatenate([y_train, y_test]), len(y_train))
+    return X_train, y_train, X_test, y_test
+
+
+def _pad_to(X: np.ndarray, length: int) -> np.ndarray:
+    if X.shape[1] == length:
+        return X
+    return np.pad(X, ((0, 0), (0, length - X.shape[1]), (0, 0)), constant_values=np.nan)
+
+
+def _convert_labels(labels: np.ndarray, n_train: int):
+    try:
+        values = labels.astype(np.float64)
+    except ValueError:
+        converted = labels.astype(str)
+    else:
+        integral = np.isfinite(values).all() and (values == np.round(values)).all()
+        converted = values.astype(np.int64) if integral else labels.astype(str)
+    return converted[:n_train], converted[n_train:]
+
+
+def _open_text(path: Path):
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def _read(path: Path):
+    return read_ucr_tsv(path) if ".tsv" in path.name else read_ts(path)
+
+
+def read_ucr_tsv(path) -> tuple[np.ndarray, np.ndarray]:
+    """Read a UCR ``.tsv`` file (label in the first column, then the values).
+
+    Parameters
+    ----------
+    path : str or path-like
+        File to read (``.gz`` allowed).
+
+    Returns
+    -------
+    X : ndarray of shape (n_series, n_timestamps, 1), float64
+    y : ndarray of shape (n_series,), str
+
+    Raises
+    ------
+    ValueError
+        A malformed line, naming the file and the line number.
+    """
+    path = Path(path)
+    labels, rows = [], []
+    with _open_text(path) as fh:
+        for lineno, line in enumerate(fh, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            fields = line.split("\t") if "\t" in line else line.split(",")
+            if len(fields) < 2:
+                raise ValueError(f"{path}, line {lineno}: expected a label and values.")
+            if rows and len(fields) - 1 != len(rows[0]):
+                raise ValueError(
+                    f"{path}, line {lineno}: {len(fields) - 1} values where line 1 has "
+                    f"{len(rows[0])}."
+                )
+            rows.append(_parse_floats(fields[1:], path, lineno))
+            labels.append(fields[0].strip())
+    if not rows:
+        raise ValueError(f"{path} holds no series.")
+    return np.asarray(rows)[:, :, None], np.asarray(labels)
+
+
+def _parse_floats(tokens, path, lineno) -> list[float]:
+    out = []
+    for tok in tokens:
+        tok = tok.strip()
+        if tok in ("?", ""):
+            out.append(np.nan)
+            continue
+        try:
+            out.append(float(tok))
+        except ValueError:
+            raise ValueError(f"{path}, line {lineno}: cannot parse value {tok!r}.") from None
+    return out
+
+
+def read_ts(path) -> tuple[np.ndarray, np.ndarray]:
+    """Read a ``.ts`` file (sktime/aeon format, uni- or multivariate).
+
+    Parameters
+    ----------
+    path : str or path-like
+        File to read (``.gz`` allowed).
+
+    Returns
+    -------
+    X : ndarray of shape (n_series, max_length, n_channels), float64
+        Shorter series are NaN-padded; ``?`` values are NaN.
+    y : ndarray of shape (n_series,), str
+
+    Raises
+    ------
+    ValueError
+        A malformed line, naming the file and the line number.
+    """
+    path = Path(path)
+    series, labels = [], []
+    in_data, has_labels = False, True
+    with _open_text(path) as fh:
+        for lineno, line in enumerate(fh, start=1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if not in_data:
+                lower = line.lower()
+                if lower.startswith("@classlabel"):
+                    has_labels = lower.split()[1:2] == ["true"]
+                elif lower.startswith("@data"):
+                    in_data = True
+                continue
+            fields = line.split(":")
+            if has_labels:
+                labels.append(fields[-1].strip())
+                fields = fields[:-1]
+            if not fields:
+                raise ValueError(f"{path}, line {lineno}: no channel values.")
+            channels = [_parse_floats(f.split(","), path, lineno) for f in fields]
+            if series and len(channels) != series[0].shape[1]:
+                raise ValueError(
+                    f"{path}, line {lineno}: {len(channels)} channels where the first case "
+                    f"has {series[0].shape[1]}."
+                )
+            length = max(len(c) for c in channels)
+            case = np.full((length, len(channels)), np.nan)
+            for j, c in enumerate(channels):
+                case[: len(c), j] = c
+            series.append(case)
+    if not in_data:
+        raise ValueError(f"{path} has no @data section; is it a .ts file?")
+    if not series:
+        raise ValueError(f"{path} holds no series.")
+    y = np.asarray(labels) if has_labels else np.full(len(series), "", dtype=object)
+    return pad_series_list(series), y
+
+
+def _download(name: str, url_template: str) -> None:
+    url = url_template.format(name=name)
+    target = _cache_dir() / name
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        archive = Path(tmp) / "archive.zip"
+        try:
+            with urllib.request.urlopen(url, timeout=60) as resp, open(archive, "wb") as out:
+                shutil.copyfileobj(resp, out)
+        except OSError as exc:
+            raise OSError(
+                f"Could not download dataset {name!r} from {url}: {exc}. Put the files in "
+                "$SSLTS_DATA/<Name>/ or pass data_home."
+            ) from exc
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                for member in zf.namelist():
+                    base = Path(member).name
+                    if base.startswith(f"{name}_TRAIN") or base.startswith(f"{name}_TEST"):
+                        if base.endswith((".ts", ".tsv")):
+                            with zf.open(member) as src, open(Path(tmp) / base, "wb") as dst:
+                                shutil.copyfileobj(src, dst)
+        except zipfile.BadZipFile as exc:
+            raise ValueError(f"The file downloaded from {url} is not a zip archive.") from exc
+        for f in Path(tmp).iterdir():
+            if f.name != "archive.zip":
+                os.replace(f, target / f.name)

@@ -1,0 +1,162 @@
+"""TS2Vec's encoder: input projection, timestamp masking, dilated residual convolutions.
+
+Yue et al., "TS2Vec: Towards Universal Representation of Time Series", AAAI 2022,
+Section 3.1.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["SamePadConv", "ConvBlock", "DilatedConvEncoder", "TS2VecEncoder"]
+
+
+class SamePadConv(nn.Module):
+    """1-D convolution whose output has the input's length (zero "same" padding).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channel counts.
+    kernel_size : int
+        Odd kernel size.
+    dilation : int, default=1
+        Spacing between kernel taps.
+
+    Notes
+    -----
+    When the dilation is at least the sequence length every tap but the centre one
+    reads zero padding, so the convolution equals a 1x1 convolution with the centre
+    weights.  That case is computed directly: identical results, far less work on
+    short series (TS2Vec's last blocks use dilations 256-1024).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1):
+        super().__init__()
+        if kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd, got {kernel_size}.")
+        self.dilation = dilation
+        self.padding = dilation * (kernel_size - 1) // 2
+        self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, dilation=dilation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C_in, T) -> (B, C_out, T)."""
+        w = self.conv.weight
+        if self.dilation >= x.shape[-1]:
+            centre = w.shape[-1] // 2
+            return F.conv1d(x, w[:, :, centre : centre + 1], self.conv.bias)
+        return F.conv1d(x, w, self.conv.bias, padding=self.padding, dilation=self.dilation)
+
+
+class ConvBlock(nn.Module):
+    """Pre-activation residual block: ``conv2(gelu(conv1(gelu(x)))) + proj(x)``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channel counts.
+    kernel_size : int
+        Kernel size of both convolutions.
+    dilation : int
+        Dilation of both convolutions.
+    final : bool, default=False
+        The last block always gets a 1x1 projection on the residual path, as in the
+        official encoder.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, dilation, final=False):
+        super().__init__()
+        self.conv1 = SamePadConv(in_channels, out_channels, kernel_size, dilation)
+        self.conv2 = SamePadConv(out_channels, out_channels, kernel_size, dilation)
+        needs_proj = in_channels != out_channels or final
+        self.projector = nn.Conv1d(in_channels, out_channels, 1) if needs_proj else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C_in, T) -> (B, C_out, T)."""
+        residual = x if self.projector is None else self.projector(x)
+        x = self.conv1(F.gelu(x))
+        x = self.conv2(F.gelu(x))
+        return x + residual
+
+
+class DilatedConvEncoder(nn.Sequential):
+    """Stack of :class:`ConvBlock` with dilation ``2**i`` in block ``i``.
+
+    Parameters
+    ----------
+    in_channels : int
+        Input channels.
+    channels : list of int
+        Output channels of each block.
+    kernel_size : int
+        Kernel size.
+    """
+
+    def __init__(self, in_channels: int, channels: list[int], kernel_size: int):
+        blocks = [
+            ConvBlock(
+                channels[i - 1] if i > 0 else in_channels,
+                channels[i],
+                kernel_size,
+                dilation=2**i,
+                final=(i == len(channels) - 1),
+            )
+            for i in range(len(channels))
+        ]
+        super().__init__(*blocks)
+
+
+class TS2VecEncoder(nn.Module):
+    """TS2Vec encoder: per-timestamp representations of shape (B, T, output_dims).
+
+    Parameters
+    ----------
+    input_dims : int
+        Input channels.
+    output_dims : int, default=320
+        Representation size.
+    hidden_dims : int, default=64
+        Width of the input projection and the residual blocks.
+    depth : int, default=10
+        Number of hidden blocks; one more block maps to ``output_dims``.
+    dropout : float, default=0.1
+        Dropout on the output representation (training only).
+
+    Notes
+    -----
+    A timestamp is *observed* when none of its channels is NaN.  Unobserved and masked
+    timestamps are zeroed *after* the input projection, so the projection bias does
+    not leak into them (as in the paper's implementation).
+    """
+
+    def __init__(self, input_dims, output_dims=320, hidden_dims=64, depth=10, dropout=0.1):
+        super().__init__()
+        self.input_fc = nn.Linear(input_dims, hidden_dims)
+        self.feature_extractor = DilatedConvEncoder(
+            hidden_dims, [hidden_dims] * depth + [output_dims], kernel_size=3
+        )
+        self.repr_dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Encode a batch.
+
+        Parameters
+        ----------
+        x : Tensor of shape (B, T, C)
+            Series; NaN marks missing values.
+        mask : bool Tensor of shape (B, T), default=None
+            Timestamps to keep (False = masked out).  None keeps all.
+
+        Returns
+        -------
+        Tensor of shape (B, T, output_dims)
+        """
+        observed = ~torch.isnan(x).any(dim=-1)
+        x = torch.where(observed.unsqueeze(-1), x, 0.0)
+        h = self.input_fc(x)
+        keep = observed if mask is None else observed & mask
+        h = h * keep.unsqueeze(-1).to(h.dtype)
+        h = self.feature_extractor(h.transpose(1, 2)).transpose(1, 2)
+        return self.repr_dropout(h)

@@ -1,0 +1,5 @@
+"""One module per self-supervised method."""
+
+from .ts2vec import TS2VecTransformer
+
+__all__ = ["TS2VecTransformer"]

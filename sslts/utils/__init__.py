@@ -1,0 +1,5 @@
+"""Utilities shared by every sslts estimator."""
+
+from .validation import check_time_series, pad_series_list, series_lengths, valid_timestamp_mask
+
+__all__ = ["check_time_series", "pad_series_list", "series_lengths", "valid_timestamp_mask"]

@@ -1,0 +1,18 @@
+"""Shared fixtures: the real benchmark data beside the checkout."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(
+    os.environ.get("SSLTS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path of ``../shared/data`` (UCR/UEA/ETT); skips when it is not there."""
+    if not (SHARED_DATA / "ucr").is_dir():
+        pytest.skip(f"shared benchmark data not found at {SHARED_DATA}")
+    return SHARED_DATA
