@@ -3,13 +3,21 @@
 from .base import BaseSSLTransformer, load
 from .datasets import list_datasets, load_dataset
 from .exceptions import TrainingDivergedError
-from .methods import TS2VecTransformer
+from .methods import (
+    IARSTransformer,
+    SelfTimeTransformer,
+    TimeDRLTransformer,
+    TS2VecTransformer,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BaseSSLTransformer",
+    "IARSTransformer",
+    "SelfTimeTransformer",
     "TS2VecTransformer",
+    "TimeDRLTransformer",
     "TrainingDivergedError",
     "list_datasets",
     "load",

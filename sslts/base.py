@@ -25,16 +25,18 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from . import _persistence
+from ._loop import TrainingLoop
+from ._persistence import Checkpoint, load
 from .exceptions import TrainingDivergedError
 from .utils.torch_utils import RandomStreams, fallback_device, resolve_device, seeded_torch, to_cpu
-from .utils.validation import check_time_series
+from .utils.validation import check_finite_embeddings, check_time_series
 
-__all__ = ["BaseSSLTransformer", "load"]
+__all__ = ["BaseSSLTransformer", "Checkpoint", "load"]
 
-_FORMAT_VERSION = 1
 # Data up to this size is moved to the accelerator once for the whole fit.
 _DEVICE_RESIDENT_BYTES = 2 * 1024**3
 # Rough number of activation floats one inference batch may hold.
@@ -152,8 +154,19 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
     def _drop_last(self) -> bool:
         return True
 
+    def _min_length(self, training: bool) -> int:
+        """Fewest time steps ``fit`` (``training=True``) or ``transform`` accepts.
+
+        Methods with patches, pooling depth or pieces override this; shorter input
+        then fails validation with a ValueError that names the minimum.
+        """
+        return 1
+
+    # Parameters that bound training memory, named when a fit runs out of it.
+    _memory_params: tuple[str, ...] = ("batch_size", "max_train_length")
+
     # ------------------------------------------------------------- public API
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, checkpoint=None):
         """Train the self-supervised encoder on ``X``.
 
         Parameters
@@ -163,25 +176,45 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
             Training series; ``NaN`` marks missing values or padding.
         y : None
             Ignored; present for Pipeline compatibility.
+        checkpoint : Checkpoint, str or path-like, default=None
+            Save the training state every few epochs and resume from an earlier
+            checkpoint of the same parameters and data (see :class:`sslts.Checkpoint`);
+            a path stands for ``Checkpoint(path)``.
 
         Returns
         -------
         self : object
             The fitted estimator.
+
+        Raises
+        ------
+        TrainingDivergedError
+            The loss became NaN or infinite; the weights of the last finite epoch are
+            kept.
+        torch.OutOfMemoryError
+            The device ran out of memory; the message names the parameters to lower.
         """
         self._validate_params()
         self._check_level()
+        if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
+            checkpoint = Checkpoint(checkpoint)
+        resume = checkpoint.read(self) if checkpoint is not None else None
         warm = self.warm_start and hasattr(self, "module_")
+        n_channels = self.n_channels_ if warm else None
+        if resume is not None:
+            n_channels = resume["fitted"]["n_channels_"]
         X = check_time_series(
-            X, n_channels=self.n_channels_ if warm else None, estimator=self
+            X, n_channels=n_channels, estimator=self, min_timestamps=self._min_length(True)
         )
         start = time.perf_counter()
-        if not warm:
+        if resume is not None:
+            self._resume(X, resume, checkpoint)
+        elif not warm:
             self._initialise(X)
         else:
             self.device_ = fallback_device(self.device_)
             self.module_.to(self.device_)
-        self._train(X)
+        self._train(X, resume, checkpoint)
         self.fit_time_ = time.perf_counter() - start
         return self
 
@@ -223,11 +256,15 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "module_")
         level = self.level if level is None else level
         self._check_level(level)
-        X = check_time_series(X, n_channels=self.n_channels_, estimator=self)
+        X = check_time_series(
+            X, n_channels=self.n_channels_, estimator=self, min_timestamps=self._min_length(False)
+        )
         if batch_size is None:
             width = max(self._n_features_out_for(level), getattr(self, "hidden_dims", 64))
             batch_size = max(1, min(1024, _INFERENCE_BUDGET // (X.shape[1] * width)))
-        return self._encode_batches(X, level, batch_size)
+        Z = self._encode_batches(X, level, batch_size)
+        check_finite_embeddings(X, Z, estimator=self)
+        return Z
 
     def _encode_batches(self, X: np.ndarray, level: str, batch_size: int) -> np.ndarray:
         self.device_ = fallback_device(self.device_)
@@ -240,15 +277,24 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
                 xb = torch.from_numpy(X[start : start + batch_size]).to(self.device_)
                 try:
                     out = self._embed(module, xb, level)
-                except torch.OutOfMemoryError:
+                except torch.OutOfMemoryError as exc:
                     if batch_size == 1:
-                        raise
+                        raise torch.OutOfMemoryError(
+                            f"{type(self).__name__}: a single series of length {X.shape[1]} "
+                            f"does not fit in {self.device_} memory; encode shorter "
+                            "windows or set_params(device='cpu')."
+                        ) from exc
                     batch_size = max(1, batch_size // 2)
                     torch.cuda.empty_cache()
                     continue
                 outputs.append(out.float().cpu().numpy())
                 start += len(xb)
         return np.concatenate(outputs, axis=0)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        # Parameters such as ``lambda_`` end with "_" too, so sklearn's default test
+        # (any attribute ending with "_") would call an unfitted estimator fitted.
+        return hasattr(self, "module_")
 
     def get_feature_names_out(self, input_features=None):
         """Output feature names for ``level="instance"``.
@@ -309,67 +355,37 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
             return data.to(self.device_)
         return data.pin_memory()
 
-    def _train(self, X: np.ndarray) -> None:
-        n_epochs, n_iters = self._budget(X)
+    def _resume(self, X: np.ndarray, payload: dict, checkpoint) -> None:
+        """Load the state of ``checkpoint`` into ``self``, refusing other data."""
+        if payload["run"]["fingerprint"] != _persistence.data_fingerprint(X):
+            raise ValueError(
+                f"{checkpoint.path} was trained on other data than X; resume with the same "
+                "X, or use another directory or resume=False."
+            )
+        _persistence.restore(self, payload)
+
+    def _train(self, X: np.ndarray, resume: dict | None = None, checkpoint=None) -> None:
         X_train = self._prepare_training_data(X)
-        n = len(X_train)
-        batch_size = min(self.batch_size, n)
-        steps = n // batch_size if self._drop_last() else math.ceil(n / batch_size)
-        data = self._device_data(X_train)
-        module = self.module_
-        module.train()
-        optimizer = self._make_optimizer(module.parameters())
-        if self._optimizer_state is not None:
-            optimizer.load_state_dict(self._optimizer_state)
-        scheduler = self._make_scheduler(optimizer)
-        seed = self._seed + self.n_iter_  # a warm start draws fresh views
-        rng = RandomStreams(seed, self.device_)
-        snapshot = self._snapshot()
-        iters_left = n_iters if n_iters is not None else float("inf")
-        epochs_left = n_epochs if n_epochs is not None else float("inf")
-        progress = self._progress(n_epochs, n_iters, steps)
-        best, stale = float("inf"), 0
-        epoch = 0
+        if resume is not None:  # data preparation may have reset the method's state
+            _persistence.restore_private(self, resume)
+        run = None if resume is None else _persistence.run_state(resume)
+        snapshot, good = self._snapshot(), self._counters()
+        loop = None
         try:
-            with seeded_torch(seed, self.device_):
-                while epoch < epochs_left and iters_left > 0:
-                    order = torch.from_numpy(rng.numpy.permutation(n))
-                    total = torch.zeros((), device=self.device_)
-                    done = 0
-                    for k in range(steps):
-                        idx = order[k * batch_size : (k + 1) * batch_size]
-                        batch = data[idx.to(data.device)].to(self.device_, non_blocking=True)
-                        total += self._optimizer_step(module, optimizer, batch, rng)
-                        done += 1
-                        iters_left -= 1
-                        self.n_iter_ += 1
-                        if progress is not None and n_iters is not None:
-                            progress.update(1)
-                        if iters_left <= 0:
-                            break
-                    epoch += 1
-                    self.n_epochs_ += 1
-                    epoch_loss = float(total / max(done, 1))  # one host sync per epoch
-                    if not math.isfinite(epoch_loss):
-                        self._restore(snapshot)
-                        raise TrainingDivergedError(
-                            f"{type(self).__name__}: the training loss became {epoch_loss} in "
-                            f"epoch {self.n_epochs_}. The weights of the last finite epoch were "
-                            f"kept. Lower lr (now {self.lr}) or rescale the data."
-                        )
-                    self._take_snapshot(snapshot)
-                    self.loss_history_.append(epoch_loss)
-                    if scheduler is not None:
-                        scheduler.step()
-                    self._report(progress, epoch_loss, n_iters)
-                    self._on_epoch_end(epoch_loss)
-                    if self.n_iter_no_change is not None:
-                        if epoch_loss < best - self.tol:
-                            best, stale = epoch_loss, 0
-                        else:
-                            stale += 1
-                            if stale >= self.n_iter_no_change:
-                                break
+            loop = self._start_loop(X, X_train, run)
+            with seeded_torch(loop.seed, self.device_):
+                if run is not None:
+                    loop.set_random_state(run)
+                while loop.more():
+                    epoch_loss = self._run_epoch(loop)
+                    self._end_epoch(loop, epoch_loss, snapshot)
+                    good = self._counters()
+                    if checkpoint is not None and checkpoint.due(loop.epochs_done):
+                        self._write_checkpoint(loop, checkpoint)
+                    if loop.stop:
+                        break
+            if checkpoint is not None and not checkpoint.due(loop.epochs_done):
+                self._write_checkpoint(loop, checkpoint)
         except KeyboardInterrupt:
             warnings.warn(
                 f"{type(self).__name__}.fit was interrupted after {self.n_iter_} iterations; "
@@ -377,13 +393,104 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
                 RuntimeWarning,
                 stacklevel=3,
             )
-        except TrainingDivergedError:
+        except (TrainingDivergedError, torch.OutOfMemoryError) as exc:
+            self._restore(snapshot)
+            self.n_iter_, self.n_epochs_, self._n_averaged = good
             self._optimizer_state = None
+            if isinstance(exc, torch.OutOfMemoryError):
+                torch.cuda.empty_cache()
+                raise torch.OutOfMemoryError(self._out_of_memory_message()) from exc
             raise
         finally:
-            if progress is not None:
-                progress.close()
-        self._optimizer_state = to_cpu(optimizer.state_dict())
+            if loop is not None and loop.progress is not None:
+                loop.progress.close()
+        if loop is not None:
+            self._optimizer_state = to_cpu(loop.optimizer.state_dict())
+
+    def _counters(self) -> tuple[int, int, int]:
+        """Progress counters that go with the weights in the last snapshot."""
+        return self.n_iter_, self.n_epochs_, self._n_averaged
+
+    def _start_loop(self, X: np.ndarray, X_train: np.ndarray, run: dict | None) -> TrainingLoop:
+        n_epochs, n_iters = self._budget(X)
+        n = len(X_train)
+        batch_size = min(self.batch_size, n)
+        optimizer = self._make_optimizer(self.module_.parameters())
+        if self._optimizer_state is not None:
+            optimizer.load_state_dict(self._optimizer_state)
+        scheduler = self._make_scheduler(optimizer)
+        if run is not None and scheduler is not None:
+            # A new scheduler resets the learning rate; the checkpoint's is the one to use.
+            optimizer.load_state_dict(self._optimizer_state)
+            scheduler.load_state_dict(run["scheduler"])
+        seed = self._seed + self.n_iter_ if run is None else run["seed"]  # fresh warm-start views
+        return TrainingLoop(
+            data=self._device_data(X_train),
+            batch_size=batch_size,
+            steps=n // batch_size if self._drop_last() else math.ceil(n / batch_size),
+            optimizer=optimizer,
+            scheduler=scheduler,
+            rng=RandomStreams(seed, self.device_),
+            progress=self._progress(n_epochs, n_iters, None),
+            n_epochs=n_epochs,
+            n_iters=n_iters,
+            seed=seed,
+            fingerprint=_persistence.data_fingerprint(X),
+        )
+
+    def _run_epoch(self, loop: TrainingLoop) -> float:
+        """One pass over the shuffled data; returns the mean loss (one host sync)."""
+        n, bs = len(loop.data), loop.batch_size
+        order = torch.from_numpy(loop.rng.numpy.permutation(n))
+        total = torch.zeros((), device=self.device_)
+        done = 0
+        for k in range(loop.steps):
+            idx = order[k * bs : (k + 1) * bs]
+            batch = loop.data[idx.to(loop.data.device)].to(self.device_, non_blocking=True)
+            total += self._optimizer_step(self.module_, loop.optimizer, batch, loop.rng)
+            done += 1
+            loop.iters_done += 1
+            self.n_iter_ += 1
+            if loop.progress is not None and loop.n_iters is not None:
+                loop.progress.update(1)
+            if not loop.iters_remain():
+                break
+        loop.epochs_done += 1
+        self.n_epochs_ += 1
+        return float(total / max(done, 1))
+
+    def _end_epoch(self, loop: TrainingLoop, epoch_loss: float, snapshot: list) -> None:
+        if not math.isfinite(epoch_loss):
+            raise TrainingDivergedError(
+                f"{type(self).__name__}: the training loss became {epoch_loss} in epoch "
+                f"{self.n_epochs_}. The weights of the last finite epoch were kept. Lower lr "
+                f"(now {self.lr}) or rescale the data."
+            )
+        self._take_snapshot(snapshot)
+        self.loss_history_.append(epoch_loss)
+        if loop.scheduler is not None:
+            loop.scheduler.step()
+        self._report(loop.progress, epoch_loss, loop.n_iters)
+        self._on_epoch_end(epoch_loss)
+        if self.n_iter_no_change is not None:
+            if epoch_loss < loop.best - self.tol:
+                loop.best, loop.stale = epoch_loss, 0
+            else:
+                loop.stale += 1
+                loop.stop = loop.stale >= self.n_iter_no_change
+
+    def _write_checkpoint(self, loop: TrainingLoop, checkpoint) -> None:
+        self._optimizer_state = to_cpu(loop.optimizer.state_dict())
+        checkpoint.write(self, loop.state(self.device_))
+
+    def _out_of_memory_message(self) -> str:
+        params = self.get_params(deep=False)
+        named = [f"{k}={params[k]}" for k in self._memory_params if params.get(k) is not None]
+        return (
+            f"{type(self).__name__}.fit ran out of {self.device_} memory with "
+            f"{', '.join(named)}. Lower {' or '.join(k.split('=')[0] for k in named)} "
+            "(or train on the CPU); the weights of the last complete epoch were kept."
+        )
 
     def _optimizer_step(self, module, optimizer, batch, rng) -> torch.Tensor:
         loss = self._training_step(module, batch, rng)
@@ -466,32 +573,17 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
         """Save the fitted estimator to ``path`` in a torch file loadable with
         ``weights_only=True`` (no arbitrary code runs on :func:`load`).
 
+        Every parameter, fitted attribute and private training state is written,
+        numpy arrays included; an attribute that is not plain data is skipped with a
+        warning.
+
         Parameters
         ----------
         path : str or path-like
             Destination file.
         """
         check_is_fitted(self, "module_")
-        params = self.get_params(deep=False)
-        if not isinstance(params.get("random_state"), (int, type(None))):
-            params["random_state"] = None
-        fitted = {
-            k: v for k, v in self.__dict__.items()
-            if k.endswith("_") and not k.startswith("_") and _is_plain(v)
-        }
-        payload = {
-            "sslts_format": _FORMAT_VERSION,
-            "class": type(self).__name__,
-            "params": {k: str(v) if isinstance(v, torch.device) else v for k, v in params.items()},
-            "fitted": {k: v for k, v in fitted.items() if k != "device_"},
-            "device": str(self.device_),
-            "private": {"_seed": self._seed, "_n_averaged": self._n_averaged},
-            "module": to_cpu(self.module_.state_dict()),
-            "averaged_module": None if self.averaged_module_ is None
-            else to_cpu(self.averaged_module_.state_dict()),
-            "optimizer": self._optimizer_state,
-        }
-        torch.save(payload, path)
+        _persistence.save(self, path)
 
     @classmethod
     def load(cls, path):
@@ -521,55 +613,3 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
         tags.non_deterministic = False
         return tags
 
-
-def _is_plain(value) -> bool:
-    if isinstance(value, (bool, int, float, str, type(None))):
-        return True
-    if isinstance(value, torch.Tensor):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(_is_plain(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, (str, int)) and _is_plain(v) for k, v in value.items())
-    return False
-
-
-def load(path) -> BaseSSLTransformer:
-    """Load any sslts estimator written by ``save``.
-
-    Parameters
-    ----------
-    path : str or path-like
-        File written by :meth:`BaseSSLTransformer.save`.
-
-    Returns
-    -------
-    estimator : BaseSSLTransformer
-    """
-    from . import _registry
-
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle/zip errors vary by torch version
-        raise ValueError(f"{path} is not an sslts model file: {exc}") from exc
-    if not isinstance(payload, dict) or "sslts_format" not in payload:
-        raise ValueError(f"{path} is not an sslts model file (no 'sslts_format' key).")
-    if payload["sslts_format"] > _FORMAT_VERSION:
-        raise ValueError(f"{path} was written by a newer sslts (format {payload['sslts_format']}).")
-    cls = _registry.estimator_class(payload["class"])
-    est = cls(**payload["params"])
-    est.__dict__.update(payload["fitted"])
-    est.__dict__.update(payload["private"])
-    est.device_ = fallback_device(torch.device(payload["device"]))
-    with seeded_torch(0, torch.device("cpu")):
-        est.module_ = est._build_module(est.n_channels_)
-    est.module_.load_state_dict(payload["module"])
-    est.averaged_module_ = None
-    if payload["averaged_module"] is not None:
-        est.averaged_module_ = copy.deepcopy(est.module_)
-        est.averaged_module_.load_state_dict(payload["averaged_module"])
-    est._optimizer_state = payload["optimizer"]
-    for m in (est.module_, est.averaged_module_):
-        if m is not None:
-            m.to(est.device_)
-    return est

@@ -16,3 +16,14 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "ucr").is_dir():
         pytest.skip(f"shared benchmark data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """pytest-xdist runs one worker per core; more torch threads would oversubscribe."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -1,5 +1,14 @@
 """Encoder networks (``torch.nn.Module``) used by the sslts methods."""
 
 from .dilated_conv import DilatedConvEncoder, SamePadConv, TS2VecEncoder
+from .simconv import SimConv4
+from .transformer import PatchTransformerEncoder, PostLNTransformerLayer
 
-__all__ = ["DilatedConvEncoder", "SamePadConv", "TS2VecEncoder"]
+__all__ = [
+    "DilatedConvEncoder",
+    "PatchTransformerEncoder",
+    "PostLNTransformerLayer",
+    "SamePadConv",
+    "SimConv4",
+    "TS2VecEncoder",
+]

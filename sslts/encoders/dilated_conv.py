@@ -73,15 +73,22 @@ class ConvBlock(nn.Module):
         needs_proj = in_channels != out_channels or final
         self.projector = nn.Conv1d(in_channels, out_channels, 1) if needs_proj else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C_in, T) -> (B, C_out, T)."""
+    def forward(self, x: torch.Tensor, inside: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C_in, T) -> (B, C_out, T).
+
+        ``inside`` (B, 1, T), when given, zeroes the padding around each series before
+        every convolution, so that padding acts exactly like the convolutions' own
+        zero padding.
+        """
         residual = x if self.projector is None else self.projector(x)
-        x = self.conv1(F.gelu(x))
-        x = self.conv2(F.gelu(x))
-        return x + residual
+        h = F.gelu(x)
+        h = self.conv1(h if inside is None else h * inside)
+        h = F.gelu(h)
+        h = self.conv2(h if inside is None else h * inside)
+        return h + residual
 
 
-class DilatedConvEncoder(nn.Sequential):
+class DilatedConvEncoder(nn.ModuleList):
     """Stack of :class:`ConvBlock` with dilation ``2**i`` in block ``i``.
 
     Parameters
@@ -105,7 +112,13 @@ class DilatedConvEncoder(nn.Sequential):
             )
             for i in range(len(channels))
         ]
-        super().__init__(*blocks)
+        super().__init__(blocks)
+
+    def forward(self, x: torch.Tensor, inside: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C_in, T) -> (B, channels[-1], T); see :meth:`ConvBlock.forward`."""
+        for block in self:
+            x = block(x, inside)
+        return x
 
 
 class TS2VecEncoder(nn.Module):
@@ -128,7 +141,12 @@ class TS2VecEncoder(nn.Module):
     -----
     A timestamp is *observed* when none of its channels is NaN.  Unobserved and masked
     timestamps are zeroed *after* the input projection, so the projection bias does
-    not leak into them (as in the paper's implementation).
+    not leak into them (as in the paper's implementation).  Unobserved timestamps
+    inside a series are missing values that the convolutions fill from context; the
+    NaN *padding* before the first and after the last observed timestamp is also
+    zeroed before every convolution, so a series gets the same representation however
+    much padding surrounds it (the official encoder lets padding positions feed
+    non-zero activations back into the series near its ends).
     """
 
     def __init__(self, input_dims, output_dims=320, hidden_dims=64, depth=10, dropout=0.1):
@@ -158,5 +176,9 @@ class TS2VecEncoder(nn.Module):
         h = self.input_fc(x)
         keep = observed if mask is None else observed & mask
         h = h * keep.unsqueeze(-1).to(h.dtype)
-        h = self.feature_extractor(h.transpose(1, 2)).transpose(1, 2)
+        # Always computed (no data-dependent branch, hence no device sync).
+        seen = observed.to(torch.uint8)
+        inside = seen.cummax(1).values & seen.flip(1).cummax(1).values.flip(1)
+        inside = inside.unsqueeze(1).to(h.dtype)
+        h = self.feature_extractor(h.transpose(1, 2), inside).transpose(1, 2)
         return self.repr_dropout(h)

@@ -4,12 +4,28 @@ from .contrastive import (
     hierarchical_contrastive_loss,
     instance_contrastive_loss,
     level_losses,
+    single_level_loss,
     temporal_contrastive_loss,
 )
+from .relation import (
+    inter_sample_pair_indices,
+    inter_sample_relation_loss,
+    intra_temporal_relation_loss,
+    temporal_distance_class,
+)
+from .simsiam import masked_mse, negative_cosine, simsiam_loss
 
 __all__ = [
     "hierarchical_contrastive_loss",
     "instance_contrastive_loss",
     "level_losses",
+    "single_level_loss",
     "temporal_contrastive_loss",
+    "inter_sample_pair_indices",
+    "inter_sample_relation_loss",
+    "intra_temporal_relation_loss",
+    "temporal_distance_class",
+    "masked_mse",
+    "negative_cosine",
+    "simsiam_loss",
 ]

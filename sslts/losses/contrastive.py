@@ -18,6 +18,7 @@ __all__ = [
     "temporal_contrastive_loss",
     "hierarchical_contrastive_loss",
     "level_losses",
+    "single_level_loss",
 ]
 
 
@@ -148,3 +149,39 @@ def hierarchical_contrastive_loss(
     """
     losses = level_losses(z1, z2, alpha, temporal_unit)
     return torch.stack(losses).sum() / len(losses)
+
+
+def single_level_loss(
+    z1: torch.Tensor, z2: torch.Tensor, level: int, alpha: float = 0.5, temporal_unit: int = 0
+) -> torch.Tensor:
+    """Loss of one pooling level of the hierarchy, computed directly.
+
+    Pooling ``level`` times by 2 (flooring odd lengths) equals one max-pool with
+    kernel and stride ``2**level``, so level ``d`` of :func:`level_losses` is reached
+    without building the finer levels: only this level enters the autograd graph.
+
+    Parameters
+    ----------
+    z1, z2 : Tensor of shape (B, T, D)
+        Representations of the overlapping timestamps of two views.
+    level : int
+        Pooling level, ``0 <= level <= floor(log2 T)``.
+    alpha : float, default=0.5
+        Weight of the instance term.
+    temporal_unit : int, default=0
+        Finest level that gets a temporal term.
+
+    Returns
+    -------
+    Tensor
+        Scalar loss, equal to ``level_losses(z1, z2, alpha, temporal_unit)[level]``.
+    """
+    n_levels = z1.shape[1].bit_length()  # floor(log2 T) + 1
+    if not 0 <= level < n_levels:
+        raise ValueError(f"level must be in [0, {n_levels - 1}] for T={z1.shape[1]}, got {level}.")
+    if level > 0:
+        k = 2**level
+        z1 = F.max_pool1d(z1.transpose(1, 2), k).transpose(1, 2)  # (B, T // k, D)
+        z2 = F.max_pool1d(z2.transpose(1, 2), k).transpose(1, 2)
+    # The pooled tensors are level 0 of a hierarchy that starts ``level`` steps deeper.
+    return level_losses(z1, z2, alpha, temporal_unit - level, levels=(0,))[0]

@@ -11,9 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils.validation import check_array
 
-__all__ = ["check_time_series", "pad_series_list", "valid_timestamp_mask", "series_lengths"]
+__all__ = [
+    "check_finite_embeddings",
+    "check_time_series",
+    "pad_series_list",
+    "series_lengths",
+    "valid_timestamp_mask",
+]
 
 
 def pad_series_list(series: Sequence) -> np.ndarray:
@@ -80,6 +87,19 @@ def _as_numeric_array(obj, name: str) -> np.ndarray:
     return a.astype(np.float64, copy=False)
 
 
+def _numeric_input(X, name: str):
+    """Convert lists and object arrays to float; reject string arrays with a TypeError."""
+    if sp.issparse(X):
+        return X  # check_array rejects it with its own message
+    dtype = getattr(X, "dtype", None)
+    kind = getattr(dtype, "kind", "")
+    if dtype is None or kind == "O":
+        return _as_numeric_array(X, "X")
+    if kind in ("U", "S", "V"):
+        raise TypeError(f"{name} needs numeric series but X has dtype {dtype}; convert to float.")
+    return X
+
+
 def _is_ragged_list(X) -> bool:
     if not isinstance(X, (list, tuple)) or len(X) == 0:
         return False
@@ -97,6 +117,7 @@ def check_time_series(
     n_channels: int | None = None,
     estimator=None,
     dtype=np.float32,
+    min_timestamps: int = 1,
 ) -> np.ndarray:
     """Validate a time-series dataset and return a fresh 3-D float array.
 
@@ -112,6 +133,9 @@ def check_time_series(
         Used only to name the estimator in error messages.
     dtype : numpy dtype, default=np.float32
         Output dtype.
+    min_timestamps : int, default=1
+        Fewest time steps the (padded) array must have, e.g. an estimator's patch
+        length.  The error names this minimum.
 
     Returns
     -------
@@ -122,7 +146,8 @@ def check_time_series(
     ------
     ValueError
         Empty input, wrong number of dimensions, infinite values, series that are
-        entirely missing, or a channel count that differs from ``n_channels``.
+        entirely missing, fewer than ``min_timestamps`` time steps, or a channel count
+        that differs from ``n_channels``.
     TypeError
         Non-numeric input (strings, objects) or sparse matrices.
     """
@@ -137,16 +162,17 @@ def check_time_series(
     if hasattr(X, "ndim") and X.ndim == 1 or (isinstance(X, (list, tuple)) and np.ndim(X) == 1):
         raise ValueError(
             f"{name} expects X of shape (n_series, n_timestamps) or "
-            f"(n_series, n_timestamps, n_channels) but got a 1-D array. Reshape a single "
-            "series with X.reshape(1, -1)."
+            f"(n_series, n_timestamps, n_channels) but got a 1-D array. Reshape your data: "
+            "a single series as X.reshape(1, -1)."
         )
     X = check_array(
-        X,
+        _numeric_input(X, name),
         accept_sparse=False,
         dtype=(np.float64, np.float32),
         ensure_all_finite="allow-nan",
         allow_nd=True,
         ensure_2d=True,
+        ensure_min_features=min_timestamps,  # applies to 2-D input only
         estimator=estimator,
         input_name="X",
     )
@@ -159,6 +185,7 @@ def check_time_series(
         )
     if X.shape[2] == 0:
         raise ValueError(f"{name} got X with 0 channels (shape {X.shape}).")
+    _check_min_timestamps(X, min_timestamps, name)
     if n_channels is not None and X.shape[2] != n_channels:
         raise ValueError(
             f"X has {X.shape[2]} channel(s) but {name} was fitted on series with "
@@ -179,6 +206,48 @@ def check_time_series(
             "drop them before calling fit/transform."
         )
     return np.array(X, dtype=dtype, copy=True)
+
+
+def _check_min_timestamps(X: np.ndarray, min_timestamps: int, name: str) -> None:
+    # The wording contains scikit-learn's "Found array with ... while a minimum of ..."
+    # so that generic tooling recognises it; for time series the features are steps.
+    if X.shape[1] < min_timestamps:
+        raise ValueError(
+            f"Found array with {X.shape[1]} timestamp(s) (shape={X.shape}) while a minimum "
+            f"of {min_timestamps} is required by {name}: every series must have at least "
+            f"{min_timestamps} time steps with these parameters."
+        )
+
+
+def check_finite_embeddings(X: np.ndarray, Z: np.ndarray, *, estimator=None) -> None:
+    """Refuse NaN or infinite embeddings of observed data (e.g. float32 overflow).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_series, n_timestamps, n_channels)
+        The validated input.
+    Z : ndarray of shape (n_series, ...)
+        Its embeddings.  When ``Z`` has one row per timestamp, rows of missing
+        timestamps may be non-finite.
+    estimator : estimator instance, default=None
+        Used only to name the estimator in the error.
+
+    Raises
+    ------
+    ValueError
+        Naming the first offending series and suggesting to rescale the data.
+    """
+    bad = ~np.isfinite(Z)
+    if bad.any() and Z.ndim == 3 and Z.shape[1] == X.shape[1]:
+        bad &= valid_timestamp_mask(X)[:, :, None]
+    if bad.any():
+        name = type(estimator).__name__ if estimator is not None else "sslts"
+        rows = np.flatnonzero(bad.reshape(len(Z), -1).any(axis=1))
+        raise ValueError(
+            f"{name} produced non-finite embeddings for {len(rows)} series (first: "
+            f"X[{rows[0]}]); values up to {np.nanmax(np.abs(X)):.3g} overflow float32 inside "
+            "the network. Rescale the data, e.g. z-normalise each series."
+        )
 
 
 def valid_timestamp_mask(X: np.ndarray) -> np.ndarray:

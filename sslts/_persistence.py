@@ -1,0 +1,303 @@
+"""Saving, loading and checkpointing of fitted estimators.
+
+A saved model is a dict of plain Python values and tensors written with
+:func:`torch.save`, so :func:`load` can use ``torch.load(weights_only=True)``: no
+code from the file is ever executed.  The same payload, plus the random-generator
+and scheduler state of the training loop, is what :class:`Checkpoint` writes.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .utils.torch_utils import fallback_device, seeded_torch, to_cpu
+
+__all__ = ["Checkpoint", "load"]
+
+_FORMAT_VERSION = 1
+_NDARRAY = "__sslts_ndarray__"
+# Private attributes that are rebuilt (modules) or stored under their own key.
+_NOT_PRIVATE = ("_optimizer_state",)
+
+
+class _Unsaveable(TypeError):
+    """A value that cannot be written as plain data."""
+
+
+def _encode(value):
+    """``value`` as plain data for a ``weights_only`` file; raises :class:`_Unsaveable`."""
+    if type(value) in (bool, int, float, str, type(None)):
+        return value
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        return value.item()  # numpy scalars would need numpy's pickle globals
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu")
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        return {_NDARRAY: torch.from_numpy(np.array(value, copy=True))}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_encode(v) for v in value)
+    if isinstance(value, dict) and all(isinstance(k, (str, int)) for k in value):
+        return {k: _encode(v) for k, v in value.items()}
+    raise _Unsaveable(type(value).__name__)
+
+
+def _decode(value):
+    """Inverse of :func:`_encode`."""
+    if isinstance(value, dict):
+        if set(value) == {_NDARRAY}:
+            return value[_NDARRAY].numpy()
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_decode(v) for v in value)
+    return value
+
+
+def _encode_attributes(est, names) -> dict:
+    out = {}
+    for name in names:
+        try:
+            out[name] = _encode(est.__dict__[name])
+        except _Unsaveable as exc:
+            warnings.warn(
+                f"{type(est).__name__}.{name} holds a {exc} and is not saved.",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+    return out
+
+
+def _payload(est) -> dict:
+    """Everything needed to rebuild the fitted ``est``."""
+    params = est.get_params(deep=False)
+    if not isinstance(params.get("random_state"), (int, type(None))):
+        params["random_state"] = None  # a RandomState instance is not plain data
+    params = {k: str(v) if isinstance(v, torch.device) else v for k, v in params.items()}
+    keys = [k for k in est.__dict__ if not k.startswith("__")]
+    fitted = [k for k in keys if k.endswith("_") and not k.startswith("_")]
+    private = [k for k in keys if k.startswith("_") and k not in _NOT_PRIVATE]
+    modules = ("module_", "averaged_module_", "device_")
+    fitted = [k for k in fitted if k not in modules]
+    averaged = est.averaged_module_
+    return {
+        "sslts_format": _FORMAT_VERSION,
+        "class": type(est).__name__,
+        "params": _encode(params),
+        "fitted": _encode_attributes(est, fitted),
+        "private": _encode_attributes(est, private),
+        "device": str(est.device_),
+        "module": to_cpu(est.module_.state_dict()),
+        "averaged_module": None if averaged is None else to_cpu(averaged.state_dict()),
+        "optimizer": est._optimizer_state,
+    }
+
+
+def _atomic_save(payload: dict, path) -> None:
+    """Write ``payload`` so that ``path`` is never left half-written (e.g. on Ctrl-C)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def save(est, path) -> None:
+    """Write the fitted ``est`` to ``path`` (see :meth:`BaseSSLTransformer.save`)."""
+    _atomic_save(_payload(est), path)
+
+
+def _read(path) -> dict:
+    """The payload in ``path``, checked to be an sslts model of a readable format."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # unpickling/zip errors vary by torch version
+        raise ValueError(
+            f"{path} is not an sslts model file (torch.load with weights_only=True "
+            f"failed: {exc})."
+        ) from exc
+    if not isinstance(payload, dict) or "sslts_format" not in payload:
+        raise ValueError(f"{path} is not an sslts model file (no 'sslts_format' key).")
+    if payload["sslts_format"] > _FORMAT_VERSION:
+        raise ValueError(
+            f"{path} was written by a newer sslts (format {payload['sslts_format']}); "
+            "upgrade sslts to read it."
+        )
+    return payload
+
+
+def _restore(est, payload: dict) -> None:
+    """Put the fitted state of ``payload`` into ``est`` (whose params already match)."""
+    est.__dict__.update(_decode(payload["fitted"]))
+    est.__dict__.update(_decode(payload["private"]))
+    est.device_ = fallback_device(torch.device(payload["device"]))
+    with seeded_torch(0, torch.device("cpu")):  # initial values are overwritten below
+        est.module_ = est._build_module(est.n_channels_)
+    est.module_.load_state_dict(payload["module"])
+    est.averaged_module_ = None
+    if payload["averaged_module"] is not None:
+        est.averaged_module_ = copy.deepcopy(est.module_)
+        est.averaged_module_.load_state_dict(payload["averaged_module"])
+    est._optimizer_state = payload["optimizer"]
+    for module in (est.module_, est.averaged_module_):
+        if module is not None:
+            module.to(est.device_)
+
+
+def load(path):
+    """Load any sslts estimator written by ``save``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        File written by :meth:`BaseSSLTransformer.save`.
+
+    Returns
+    -------
+    estimator : BaseSSLTransformer
+        The fitted estimator, on its saved device when that exists here, else on the
+        CPU (with a warning).
+
+    Raises
+    ------
+    ValueError
+        ``path`` is not a file written by sslts (``torch.load`` runs with
+        ``weights_only=True``, so a foreign pickle is rejected, never executed).
+    """
+    from . import _registry
+
+    payload = _read(path)
+    est = _registry.estimator_class(payload["class"])(**_decode(payload["params"]))
+    _restore(est, payload)
+    return est
+
+
+class Checkpoint:
+    """Save the training state every few epochs and resume an interrupted ``fit``.
+
+    Pass an instance to ``fit`` (``est.fit(X, checkpoint=Checkpoint("ckpt/"))``, or
+    ``pipe.fit(X, y, enc__checkpoint=...)`` in a Pipeline).  Every ``every`` epochs
+    and at the end of training, the estimator, its optimiser, learning-rate schedule,
+    random generators and progress are written to ``directory/checkpoint.pt``
+    (atomically, so a crash never leaves a broken file).  A later ``fit`` with the
+    same checkpoint, the same parameters and the same data continues from there and
+    runs only the remaining budget; it ends with the same weights as a fit that was
+    never interrupted.
+
+    Parameters
+    ----------
+    directory : str or path-like
+        Folder for the checkpoint file; created if missing.
+    every : int, default=1
+        Epochs between two checkpoints.
+    resume : bool, default=True
+        Continue from an existing checkpoint in ``directory``.  False starts afresh
+        and overwrites it.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The checkpoint file.
+
+    Notes
+    -----
+    Checkpoints are written at epoch ends only: after a Ctrl-C the epoch in
+    progress is redone on resume.  A finished fit leaves its final checkpoint, so
+    fitting again with ``resume=True`` just loads the trained model; use a new
+    directory (or ``resume=False``) to train anew.  Files are read with
+    ``weights_only=True``.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile
+    >>> from sslts import Checkpoint, TS2VecTransformer
+    >>> X = np.random.default_rng(0).normal(size=(8, 20))
+    >>> enc = TS2VecTransformer(output_dims=4, hidden_dims=4, depth=1, n_epochs=3,
+    ...                         batch_size=4, device="cpu", random_state=0)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     enc = enc.fit(X, checkpoint=Checkpoint(d, every=1))
+    ...     enc.n_epochs_
+    3
+    """
+
+    filename = "checkpoint.pt"
+
+    def __init__(self, directory, *, every: int = 1, resume: bool = True):
+        if int(every) != every or every < 1:
+            raise ValueError(f"every must be a positive integer, got {every!r}.")
+        self.directory = directory
+        self.every = int(every)
+        self.resume = resume
+
+    def __repr__(self) -> str:
+        return f"Checkpoint({str(self.directory)!r}, every={self.every}, resume={self.resume})"
+
+    @property
+    def path(self) -> Path:
+        return Path(self.directory) / self.filename
+
+    def due(self, epochs_done: int) -> bool:
+        """Whether a checkpoint is written after ``epochs_done`` epochs of this fit."""
+        return epochs_done % self.every == 0
+
+    def read(self, est) -> dict | None:
+        """The checkpoint to resume ``est`` from, or None to start afresh.
+
+        Raises
+        ------
+        ValueError
+            The checkpoint belongs to another class or other parameters.
+        """
+        if not self.resume or not self.path.exists():
+            return None
+        payload = _read(self.path)
+        if payload["class"] != type(est).__name__ or "run" not in payload:
+            raise ValueError(
+                f"{self.path} is not a {type(est).__name__} training checkpoint; "
+                "use another directory or resume=False."
+            )
+        saved = _decode(payload["params"])
+        ours = est.get_params(deep=False)
+        differ = sorted(
+            k for k in ours if k not in ("verbose", "device") and saved.get(k) != ours[k]
+        )
+        if differ:
+            raise ValueError(
+                f"{self.path} was written with other values of {differ}; resume with the "
+                "same parameters, or use another directory or resume=False."
+            )
+        return payload
+
+    def write(self, est, run: dict) -> None:
+        """Save ``est`` and the loop state ``run`` (plain data and tensors)."""
+        Path(self.directory).mkdir(parents=True, exist_ok=True)
+        payload = _payload(est)
+        payload["run"] = _encode(run)
+        _atomic_save(payload, self.path)
+
+
+def data_fingerprint(X: np.ndarray) -> str:
+    """Short hash of a validated training array, to refuse resuming on other data."""
+    digest = hashlib.blake2b(np.ascontiguousarray(X).data, digest_size=16)
+    return f"{X.shape}:{digest.hexdigest()}"
+
+
+def restore(est, payload: dict) -> None:
+    """Put the estimator state of a checkpoint (or saved model) into ``est``."""
+    _restore(est, payload)
+
+
+def run_state(payload: dict) -> dict:
+    """The training-loop state stored in a checkpoint."""
+    return _decode(payload["run"])
+
+
+def restore_private(est, payload: dict) -> None:
+    """Re-apply the private attributes of ``payload`` (after data preparation reset them)."""
+    est.__dict__.update(_decode(payload["private"]))

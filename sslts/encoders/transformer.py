@@ -1,0 +1,266 @@
+"""TimeDRL's encoder: instance normalisation, patching, [CLS] token, post-LN transformer.
+
+Chang et al., "TimeDRL: Disentangled Representation Learning for Multivariate
+Time-Series", ICDE 2024, Section IV-A.  Shapes use ``B`` series, ``T`` timestamps,
+``C`` channels, ``P`` patch length, ``S`` stride, ``N`` patches and ``D`` the model width.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "instance_normalise",
+    "n_patches",
+    "patchify",
+    "timestamp_to_patch",
+    "PostLNTransformerLayer",
+    "PatchTransformerEncoder",
+]
+
+
+def instance_normalise(x: torch.Tensor, eps: float = 1e-5):
+    """RevIN without affine parameters, ignoring missing values.
+
+    Each series and channel is standardised with the mean and biased standard
+    deviation of its observed values, ``std = sqrt(var + eps)``.  Missing values
+    (NaN) are replaced by 0, the channel's mean after normalisation.
+
+    Parameters
+    ----------
+    x : Tensor of shape (B, T, C)
+        Series; NaN marks missing values.
+    eps : float, default=1e-5
+        Added to the variance.
+
+    Returns
+    -------
+    x_norm : Tensor of shape (B, T, C)
+        Normalised series without NaN.
+    observed : Tensor of shape (B, T, C), bool
+        Where ``x`` was observed.
+    mean, std : Tensor of shape (B, 1, C)
+        The statistics (a channel with no observation gets mean 0 and std
+        ``sqrt(eps)``, so it stays all zeros).
+    """
+    observed = ~torch.isnan(x)
+    count = observed.sum(dim=1, keepdim=True).clamp(min=1)
+    x0 = torch.where(observed, x, torch.zeros((), dtype=x.dtype, device=x.device))
+    mean = x0.sum(dim=1, keepdim=True) / count
+    centred = torch.where(observed, x0 - mean, torch.zeros((), dtype=x.dtype, device=x.device))
+    std = torch.sqrt(centred.pow(2).sum(dim=1, keepdim=True) / count + eps)
+    return centred / std, observed, mean, std
+
+
+def n_patches(n_timestamps: int, patch_len: int, stride: int) -> int:
+    """Number of patches :func:`patchify` cuts a series of ``n_timestamps`` into.
+
+    ``(T - P) // S + 2`` as in the official code (one extra patch from padding
+    the end by ``S``); a series shorter than one patch gives
+    ``(max(T + S, P) - P) // S + 1``.
+
+    Examples
+    --------
+    >>> n_patches(96, 16, 8), n_patches(8, 2, 1), n_patches(5, 16, 8)
+    (12, 8, 1)
+    """
+    padded = max(n_timestamps + stride, patch_len)
+    return (padded - patch_len) // stride + 1
+
+
+def patchify(x: torch.Tensor, patch_len: int, stride: int) -> torch.Tensor:
+    """Cut series into patches after replication-padding their end.
+
+    The end is padded by repeating the last timestamp ``S`` times (further, up to
+    one full patch, when the series is shorter than ``P``), so the last timestamps
+    fall into a complete patch.
+
+    Parameters
+    ----------
+    x : Tensor of shape (B, T, C)
+    patch_len, stride : int
+
+    Returns
+    -------
+    patches : Tensor of shape (B, C, N, P)
+        ``patches[b, c, k] = x_padded[b, k*S : k*S + P, c]``.
+    """
+    T = x.shape[1]
+    pad = max(stride, patch_len - T)
+    padded = torch.cat([x, x[:, -1:].expand(-1, pad, -1)], dim=1)  # (B, T + pad, C)
+    return padded.transpose(1, 2).unfold(-1, patch_len, stride)
+
+
+def timestamp_to_patch(n_timestamps: int, patch_len: int, stride: int, device=None):
+    """Index of the patch whose token represents each timestamp.
+
+    Timestamp ``t`` gets patch ``min(t // S, N - 1)``: the last patch that starts
+    at or before ``t``.  With overlapping patches (``S < P``) this is the patch in
+    which ``t`` sits earliest (within its first ``S`` positions); it always contains
+    ``t`` when ``S <= P``.
+
+    Returns
+    -------
+    index : LongTensor of shape (T,)
+
+    Examples
+    --------
+    >>> timestamp_to_patch(7, 4, 2).tolist()
+    [0, 0, 1, 1, 2, 2, 2]
+    """
+    last = n_patches(n_timestamps, patch_len, stride) - 1
+    t = torch.arange(n_timestamps, device=device)
+    return torch.clamp(t // stride, max=last)
+
+
+class PostLNTransformerLayer(nn.Module):
+    """Vanilla post-LN transformer encoder layer with fused attention.
+
+    ``x = LN(x + Drop(MHA(x)))``, then ``x = LN(x + Drop(W2 Drop(GELU(W1 x))))``
+    with a ``4 D`` hidden width; attention dropout equals ``dropout``.
+
+    Parameters
+    ----------
+    d_model : int
+        Token width ``D``.
+    n_heads : int
+        Attention heads (``D`` must be divisible by it).
+    dropout : float
+        Dropout probability everywhere in the layer.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float):
+        super().__init__()
+        self.n_heads = n_heads
+        self.dropout = dropout
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.ffn = nn.Sequential(
+            nn.Linear(d_model, 4 * d_model),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(4 * d_model, d_model),
+        )
+        self.drop = nn.Dropout(dropout)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+
+    def _attention(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, D) -> (B, L, D) multi-head self-attention."""
+        B, L, D = x.shape
+        q, k, v = self.qkv(x).view(B, L, 3, self.n_heads, D // self.n_heads).unbind(2)
+        out = F.scaled_dot_product_attention(
+            q.transpose(1, 2),
+            k.transpose(1, 2),
+            v.transpose(1, 2),
+            dropout_p=self.dropout if self.training else 0.0,
+        )  # (B, H, L, D/H); scaled by 1/sqrt(D/H) as in the paper
+        return self.out(out.transpose(1, 2).reshape(B, L, D))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, D) -> (B, L, D)."""
+        x = self.norm1(x + self.drop(self._attention(x)))
+        return self.norm2(x + self.drop(self.ffn(x)))
+
+
+class PatchTransformerEncoder(nn.Module):
+    """Patch tokens with a prepended [CLS] token through a transformer encoder.
+
+    In channel-independent mode every channel is a separate sequence of
+    ``P``-dimensional patches and has its own [CLS] token; otherwise the channels
+    of a patch are concatenated into one ``C * P`` token.  The [CLS] token lives in
+    patch space and goes through the same linear embedding (no bias) and the
+    learnable positional encoding (position 0) as the patches.
+
+    Parameters
+    ----------
+    n_channels : int
+        ``C``.
+    patch_len, stride : int
+        ``P`` and ``S``.
+    d_model, n_heads, n_layers : int
+        Width, attention heads and number of layers.
+    dropout : float
+        Dropout after the embedding and inside the layers.
+    max_patches : int
+        Patches covered by the positional encoding.
+    channel_independent : bool
+        Whether channels are separate sequences.
+    """
+
+    def __init__(
+        self,
+        n_channels: int,
+        patch_len: int,
+        stride: int,
+        d_model: int,
+        n_heads: int,
+        n_layers: int,
+        dropout: float,
+        max_patches: int,
+        channel_independent: bool,
+    ):
+        super().__init__()
+        self.patch_len = patch_len
+        self.stride = stride
+        self.channel_independent = channel_independent
+        self.n_streams = n_channels if channel_independent else 1
+        self.token_dim = patch_len if channel_independent else n_channels * patch_len
+        self.max_patches = max_patches
+        self.cls = nn.Parameter(torch.randn(self.n_streams, self.token_dim))
+        self.embed = nn.Linear(self.token_dim, d_model, bias=False)
+        self.position = nn.Parameter(torch.randn(max_patches + 1, d_model))
+        self.drop = nn.Dropout(dropout)
+        self.layers = nn.ModuleList(
+            PostLNTransformerLayer(d_model, n_heads, dropout) for _ in range(n_layers)
+        )
+        self.norm = nn.LayerNorm(d_model)
+
+    def tokens_in_patch_space(self, x_norm: torch.Tensor) -> torch.Tensor:
+        """Patch a normalised batch into per-stream tokens.
+
+        Parameters
+        ----------
+        x_norm : Tensor of shape (B, T, C)
+            Normalised series without NaN.
+
+        Returns
+        -------
+        Tensor of shape (B, C', N, P')
+            ``C' = C`` and ``P' = P`` (channel-independent) or ``C' = 1`` and
+            ``P' = C * P`` (channel-mixing, channel-major within a token).
+        """
+        patches = patchify(x_norm, self.patch_len, self.stride)  # (B, C, N, P)
+        if self.channel_independent:
+            return patches
+        B, C, N, P = patches.shape
+        return patches.permute(0, 2, 1, 3).reshape(B, 1, N, C * P)
+
+    def forward(self, x_norm: torch.Tensor) -> torch.Tensor:
+        """Encode a normalised batch.
+
+        Parameters
+        ----------
+        x_norm : Tensor of shape (B, T, C)
+
+        Returns
+        -------
+        Tensor of shape (B, C', 1 + N, D)
+            Index 0 on the token axis is the [CLS] output, then one token per patch.
+        """
+        tokens = self.tokens_in_patch_space(x_norm)  # (B, C', N, P')
+        B, Cs, N, Pd = tokens.shape
+        if N > self.max_patches:
+            raise ValueError(
+                f"The series give {N} patches but the positional encoding covers "
+                f"{self.max_patches} (the length of the training series). Crop the series "
+                "or refit on series at least as long."
+            )
+        cls = self.cls.view(1, Cs, 1, Pd).expand(B, -1, -1, -1)
+        z = torch.cat([cls, tokens], dim=2).reshape(B * Cs, N + 1, Pd)
+        z = self.drop(self.embed(z) + self.position[: N + 1])
+        for layer in self.layers:
+            z = layer(z)
+        return self.norm(z).view(B, Cs, N + 1, -1)

@@ -1,0 +1,368 @@
+"""IARS: TS2Vec training on one importance-sampled resolution per epoch."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ..encoders.resnet import ResNet18Encoder
+from ..losses import level_losses, single_level_loss
+from .ts2vec import TS2VecTransformer
+
+__all__ = ["IARSTransformer"]
+
+
+class IARSTransformer(TS2VecTransformer):
+    """TS2Vec with importance-aware resolution selection (IARS) as a transformer.
+
+    The views (overlapping crops, timestamp masking), the encoder, the weight
+    averaging and ``transform`` are :class:`TS2VecTransformer`'s.  Only the loss
+    changes: instead of TS2Vec's hierarchical loss, which builds and back-propagates
+    the contrastive loss at every max-pooling level, each selection period (an
+    epoch by default) trains a single level ``r'`` sampled from scores that favour
+    the levels whose loss rose, or fell least, since the previous period.
+
+    Parameters
+    ----------
+    backbone : {"dilated_conv", "resnet18"}, default="dilated_conv"
+        ``"dilated_conv"`` is TS2Vec's encoder (``hidden_dims``, ``depth``);
+        ``"resnet18"`` is the paper's 1-D ResNet18
+        (:class:`~sslts.encoders.resnet.ResNet18Encoder`, base width
+        ``hidden_dims``; ``depth`` is ignored).
+    selection : {"paper", "uniform"}, default="paper"
+        ``"paper"``: importance-aware sampling (see Notes).  ``"uniform"``: every
+        level equally likely, which is what the official code does in effect.
+    selection_frequency : {"epoch", "iteration"}, default="epoch"
+        How often a new level is drawn: once per epoch (the paper) or before every
+        optimiser step (the official code).
+    output_dims, hidden_dims, depth, alpha, temporal_unit, max_train_length, \
+mask_p, dropout, n_epochs, n_iters, batch_size, lr, weight_decay, level, device, \
+random_state, verbose, warm_start, n_iter_no_change, tol
+        As in :class:`TS2VecTransformer`, with the same defaults.
+
+    Attributes
+    ----------
+    n_levels_ : int
+        Number of pooling levels, ``floor(log2 L) + 1`` with ``L`` the longest
+        training crop (``min(n_timestamps, max_train_length)``).  Level ``r`` pools
+        ``2**r`` consecutive timestamps into one, whatever the crop length.
+    resolution_history_ : list of int
+        Level sampled for each selection period (epoch or iteration).  When a crop
+        is shorter than ``2**r``, that step trains the crop's coarsest level.
+    resolution_losses_ : Tensor of shape (n_periods, n_levels_), float64
+        Loss of every level measured in each period, NaN where not measured
+        (levels the measured crop is too short for; in ``"uniform"`` mode only the
+        trained level is recorded).  ``np.asarray`` turns it into an array.
+    module_, averaged_module_, device_, n_channels_, n_features_in_, loss_history_, \
+n_iter_, n_epochs_, fit_time_
+        As in :class:`TS2VecTransformer`; ``loss_history_`` holds the mean loss of
+        the trained level.
+
+    See Also
+    --------
+    TS2VecTransformer : The full hierarchical loss at every step.
+
+    Notes
+    -----
+    Selection follows the paper, step by step:
+
+    1. *Per-level losses.*  ``L_r = alpha * instance + (1 - alpha) * temporal`` on the
+       overlap pooled ``r`` times by 2 (the coarsest level of a crop, of length 1,
+       has only the instance term), as in TS2Vec.
+    2. *Alignment.*  Index ``r`` is the absolute pooling level, so it means the same
+       resolution every epoch although the crop length changes; a crop of length
+       ``l`` reaches levels ``0 .. floor(log2 l)``.  (The official code aligns the
+       vectors from their coarsest end, so its index ``j`` means "``j`` levels finer
+       than the coarsest reached", a different resolution for each crop.)
+    3. *Fill.*  A level not measured in period ``e`` keeps its last recorded loss.
+    4. *Score.*  ``s_i = exp(L_{i,e} - L_{i,e-1}) / sum_r exp(L_{r,e} - L_{r,e-1})``,
+       then, as the paper writes, a softmax: ``p = softmax(s)``.  Levels without two
+       recorded values get a zero difference.  Because every ``s_i`` lies in
+       ``(0, 1)``, the second softmax keeps ``p_max / p_min <= e``: selection stays
+       close to uniform and explores every level, tilted towards the levels whose
+       loss increased.  The first period is uniform.
+    5. *Sample* ``r' ~ Multinomial(p)`` once per period and back-propagate only
+       ``L_{r'}``: the overlap is max-pooled once with kernel ``2**r'``
+       (:func:`~sslts.losses.single_level_loss`) and no finer level is built.
+
+    Cost of the scores: the losses of the other levels are computed without a graph
+    on the representations the training step already has (no extra encoder pass),
+    and only on the **last batch of each epoch**, the one batch whose values the
+    scorer reads (every batch with ``selection_frequency="iteration"``; never with
+    ``selection="uniform"``).  The paper's per-epoch loss of a level is therefore
+    the loss on that epoch's last batch: a one-batch estimate that costs one
+    forward-only hierarchical loss per epoch.
+
+    Differences from the official code (``KEEBVIN/IARS``): it records the previous
+    losses *after* overwriting them with the current ones, so the two vectors it
+    compares are always equal and its sampling is uniform (``selection="uniform"``
+    reproduces that); it scores ``softmax(0.1 * (L_cur - L_prev))``; it selects per
+    iteration from the previous batch's crop; and it recomputes the whole hierarchy
+    under ``no_grad`` at every step.  Its encoder is TS2Vec's with depth 2 and 32
+    outputs; here the defaults are TS2VecTransformer's, so both train the same
+    network.  With ``backbone="resnet18"`` the batch-norm running statistics are
+    averaged together with the weights (the encoder used by ``transform`` is the
+    running average of the iterates, as in TS2Vec).
+
+    References
+    ----------
+    .. [1] K. Garcia, J. Perez and Y. Gao, "Efficient Hierarchical Contrastive
+       Self-supervising Learning for Time Series Classification via Importance-aware
+       Resolution Selection", IEEE BigData 2024.
+    .. [2] Z. Yue et al., "TS2Vec: Towards Universal Representation of Time Series",
+       AAAI 2022.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sslts import IARSTransformer
+    >>> X = np.random.default_rng(0).normal(size=(10, 30))
+    >>> enc = IARSTransformer(output_dims=8, hidden_dims=8, depth=2, batch_size=4,
+    ...                       n_epochs=3, random_state=0).fit(X)
+    >>> enc.transform(X).shape
+    (10, 8)
+    >>> len(enc.resolution_history_), tuple(enc.resolution_losses_.shape)
+    (3, (3, 5))
+    """
+
+    _parameter_constraints: dict = {
+        **TS2VecTransformer._parameter_constraints,
+        "backbone": [StrOptions({"dilated_conv", "resnet18"})],
+        "selection": [StrOptions({"paper", "uniform"})],
+        "selection_frequency": [StrOptions({"epoch", "iteration"})],
+    }
+
+    def __init__(
+        self,
+        *,
+        backbone="dilated_conv",
+        selection="paper",
+        selection_frequency="epoch",
+        output_dims=320,
+        hidden_dims=64,
+        depth=10,
+        alpha=0.5,
+        temporal_unit=0,
+        max_train_length=3000,
+        mask_p=0.5,
+        dropout=0.1,
+        n_epochs=None,
+        n_iters=None,
+        batch_size=8,
+        lr=1e-3,
+        weight_decay=0.01,
+        level="instance",
+        device="auto",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        n_iter_no_change=None,
+        tol=1e-4,
+    ):
+        super().__init__(
+            output_dims=output_dims, hidden_dims=hidden_dims, depth=depth, alpha=alpha,
+            temporal_unit=temporal_unit, max_train_length=max_train_length, mask_p=mask_p,
+            dropout=dropout, n_epochs=n_epochs, n_iters=n_iters, batch_size=batch_size,
+            lr=lr, weight_decay=weight_decay, level=level, device=device,
+            random_state=random_state, verbose=verbose, warm_start=warm_start,
+            n_iter_no_change=n_iter_no_change, tol=tol,
+        )
+        self.backbone = backbone
+        self.selection = selection
+        self.selection_frequency = selection_frequency
+
+    # -- network and state --------------------------------------------------
+    def _build_module(self, n_channels):
+        if self.backbone == "resnet18":
+            return ResNet18Encoder(n_channels, self.output_dims, self.hidden_dims, self.dropout)
+        return super()._build_module(n_channels)
+
+    def _initialise(self, X):
+        super()._initialise(X)
+        longest = X.shape[1] if self.max_train_length is None else min(
+            X.shape[1], self.max_train_length
+        )
+        self.n_levels_ = int(longest).bit_length()  # floor(log2 L) + 1
+        self.resolution_history_ = []
+        self.resolution_losses_ = torch.empty(0, self.n_levels_, dtype=torch.float64)
+
+    def _prepare_training_data(self, X):
+        n_iters = self._budget(X)[1]
+        X = super()._prepare_training_data(X)
+        # The base loop drops the last incomplete batch of every epoch.
+        self._steps_per_epoch = len(X) // min(self.batch_size, len(X))
+        self._last_iter = None if n_iters is None else self.n_iter_ + n_iters
+        self._period_step = 0
+        self._period_row = None
+        return X
+
+    @torch.no_grad()
+    def _update_average(self):
+        super()._update_average()
+        # Batch-norm statistics (ResNet backbone) are averaged like the weights.
+        avg = [b for b in self.averaged_module_.buffers() if b.is_floating_point()]
+        cur = [b for b in self.module_.buffers() if b.is_floating_point()]
+        if avg:
+            torch._foreach_lerp_(avg, cur, 1.0 / self._n_averaged)
+
+    # -- training -----------------------------------------------------------
+    def _training_step(self, module, batch, rng):
+        if self._period_step == 0:
+            self._current_level = self._draw_level(rng)
+            self.resolution_history_.append(self._current_level)
+        out1, out2 = self._encode_views(module, batch, rng)
+        # A crop shorter than 2**r' trains its coarsest level (length 1).
+        level = min(self._current_level, out1.shape[1].bit_length() - 1)
+        loss = single_level_loss(out1, out2, level, self.alpha, self.temporal_unit)
+        self._period_step += 1
+        if self._measure_now():
+            self._period_row = self._measure_levels(out1, out2, level, loss)
+        if self.selection_frequency == "iteration":
+            self._close_period()
+        return loss
+
+    def _on_epoch_end(self, epoch_loss):
+        if self.selection_frequency == "epoch":
+            self._close_period()
+
+    def _measure_now(self) -> bool:
+        """Whether this step's level losses are what the scorer will read."""
+        last_of_fit = self._last_iter is not None and self.n_iter_ + 1 >= self._last_iter
+        last_of_epoch = self._period_step >= self._steps_per_epoch
+        return self.selection_frequency == "iteration" or last_of_epoch or last_of_fit
+
+    def _measure_levels(self, out1, out2, level, loss) -> list[float]:
+        """Row of the loss table for this step, (n_levels_,) with NaN where absent."""
+        losses = {level: loss}
+        others = [r for r in range(out1.shape[1].bit_length()) if r != level]
+        if self.selection == "paper" and others:  # uniform needs no scores
+            with torch.no_grad():
+                every = level_losses(
+                    out1.detach(), out2.detach(), self.alpha, self.temporal_unit, others
+                )
+            losses.update({r: every[r] for r in others})
+        levels = sorted(losses)
+        values = torch.stack([losses[r].detach() for r in levels]).double().cpu().tolist()
+        row = [math.nan] * (levels[-1] + 1)  # one host sync per measurement above
+        for r, v in zip(levels, values):
+            row[r] = v
+        return align_level_losses(row, self.n_levels_)
+
+    def _close_period(self) -> None:
+        row = self._period_row or [math.nan] * self.n_levels_
+        row_t = torch.tensor([row], dtype=torch.float64)
+        self.resolution_losses_ = torch.cat([self.resolution_losses_, row_t])
+        self._period_step = 0
+        self._period_row = None
+
+    def _draw_level(self, rng) -> int:
+        n = self.n_levels_
+        if self.selection == "uniform":
+            return int(rng.numpy.integers(n))
+        probs = selection_probabilities(self.resolution_losses_.numpy())
+        return int(rng.numpy.choice(n, p=probs))
+
+    # -- inspection -----------------------------------------------------------
+    def plot_resolutions(self, axes=None):
+        """Plot the sampled level and the per-level losses of each period.
+
+        Parameters
+        ----------
+        axes : sequence of two matplotlib Axes, default=None
+            Where to draw; a new figure with two stacked panels when None.
+
+        Returns
+        -------
+        axes : sequence of two matplotlib Axes
+            Top: sampled level per period.  Bottom: loss of every level per period
+            (gaps where it was not measured).
+        """
+        check_is_fitted(self, "resolution_history_")
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as exc:
+            raise ImportError(
+                "plot_resolutions needs matplotlib: pip install matplotlib"
+            ) from exc
+        if axes is None:
+            _, axes = plt.subplots(2, 1, sharex=True, figsize=(7, 5))
+        periods = np.arange(1, len(self.resolution_history_) + 1)
+        axes[0].step(periods, self.resolution_history_, where="mid")
+        axes[0].set_ylabel("sampled level r'")
+        table = np.asarray(self.resolution_losses_)
+        for r in range(table.shape[1]):
+            axes[1].plot(np.arange(1, len(table) + 1), table[:, r], marker=".", label=f"r={r}")
+        axes[1].set_xlabel(self.selection_frequency)
+        axes[1].set_ylabel("loss of level r")
+        axes[1].legend(ncol=2, fontsize="small")
+        return axes
+
+
+def align_level_losses(losses, n_levels: int) -> list[float]:
+    """Place a crop's per-level losses at their absolute pooling levels.
+
+    Parameters
+    ----------
+    losses : sequence of float
+        Losses of levels ``0 .. k`` of one crop (level ``r`` pools ``2**r`` steps).
+    n_levels : int
+        Width of the table.
+
+    Returns
+    -------
+    list of float of length ``n_levels``
+        ``losses[r]`` at position ``r``; NaN at levels the crop does not reach
+        (levels beyond the table are dropped).
+    """
+    losses = list(losses)[:n_levels]
+    return losses + [math.nan] * (n_levels - len(losses))
+
+
+def forward_fill(table: np.ndarray) -> np.ndarray:
+    """Fill every NaN with the last non-NaN value above it in its column.
+
+    Parameters
+    ----------
+    table : ndarray of shape (n_periods, n_levels)
+
+    Returns
+    -------
+    ndarray of shape (n_periods, n_levels)
+        NaN remains only where a level was never recorded before.
+    """
+    table = np.array(table, dtype=np.float64)
+    rows = np.where(np.isnan(table), 0, np.arange(len(table))[:, None])
+    last = np.maximum.accumulate(rows, axis=0)  # index of the last record so far
+    filled = table[last, np.arange(table.shape[1])]
+    return filled
+
+
+def selection_probabilities(table: np.ndarray) -> np.ndarray:
+    """The paper's sampling distribution over levels, from the loss table.
+
+    Parameters
+    ----------
+    table : ndarray of shape (n_periods, n_levels)
+        Per-level losses, NaN where absent.
+
+    Returns
+    -------
+    ndarray of shape (n_levels,)
+        ``softmax(s)`` with ``s = softmax(L_e - L_{e-1})`` on the forward-filled
+        last two rows; uniform with fewer than two rows.
+    """
+    n_levels = table.shape[1]
+    if len(table) < 2:
+        return np.full(n_levels, 1.0 / n_levels)
+    filled = forward_fill(table)
+    delta = np.nan_to_num(filled[-1] - filled[-2], nan=0.0)
+    return _softmax(_softmax(delta))
+
+
+def _softmax(v: np.ndarray) -> np.ndarray:
+    e = np.exp(v - v.max())
+    return e / e.sum()

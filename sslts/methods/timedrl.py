@@ -1,0 +1,323 @@
+"""TimeDRL: disentangled instance ([CLS]) and timestamp (patch) embeddings."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from torch import nn
+
+from ..base import BaseSSLTransformer
+from ..encoders.transformer import (
+    PatchTransformerEncoder,
+    instance_normalise,
+    n_patches,
+    timestamp_to_patch,
+)
+from ..losses.simsiam import masked_mse, simsiam_loss
+
+__all__ = ["TimeDRLTransformer"]
+
+
+class TimeDRLTransformer(BaseSSLTransformer):
+    """TimeDRL self-supervised encoder as a scikit-learn transformer.
+
+    Each series is normalised per channel (RevIN without affine parameters), cut
+    into overlapping patches and encoded, with a learnable [CLS] token prepended, by
+    a post-LN transformer.  No augmentation is used: the two views are the same
+    batch passed twice, differing only by dropout (one batched forward of ``2B``
+    series).  Two losses train it:
+
+    - *timestamp-predictive*: a linear head reconstructs every patch from its
+      token (mean squared error, averaged over both views);
+    - *instance-contrastive*: a 2-layer MLP predictor applied to one view's [CLS]
+      embedding must match the stop-gradient [CLS] embedding of the other view
+      (SimSiam negative cosine, symmetrised).
+
+    The loss is ``predictive + lambda_ * contrastive``.
+
+    Parameters
+    ----------
+    output_dims : int, default=64
+        Width of the transformer (the paper's ``d_model``), hence of every token
+        embedding.
+    n_heads : int, default=4
+        Attention heads; must divide ``output_dims``.
+    n_layers : int, default=2
+        Transformer encoder layers.
+    patch_len : int, default=16
+        Patch length ``P``.
+    stride : int, default=8
+        Distance between patch starts ``S``; at most ``patch_len``.
+    dropout : float, default=0.1
+        Dropout in the embedding, the transformer and the heads; it is what makes
+        the two views differ, so it must be positive.
+    channel_independent : bool, default=True
+        Encode every channel as a separate sequence with shared weights (the
+        official forecasting default).  False concatenates the channels of a patch
+        into one token (the official classification setting).
+    lambda_ : float, default=0.1
+        Weight of the instance-contrastive loss.
+    n_epochs : int, default=None
+        Passes over the data.  If neither ``n_epochs`` nor ``n_iters`` is set: 10,
+        the official pretraining length for forecasting (with the halving schedule
+        later epochs barely move the weights).
+    n_iters : int, default=None
+        Optimiser steps.
+    batch_size : int, default=32
+        Mini-batch size.
+    lr : float, default=1e-3
+        AdamW learning rate.
+    weight_decay : float, default=1e-3
+        AdamW weight decay.
+    lr_schedule : {"halving", "constant"}, default="halving"
+        "halving" multiplies the learning rate by 0.5 after every epoch (the
+        official ``type1`` schedule); each ``fit``, warm-started or not, restarts it.
+    level : {"instance", "timestamp", "patch"}, default="instance"
+        What ``transform`` returns:
+
+        - "instance": the [CLS] embedding, shape ``(n_series, n_features)`` with
+          ``n_features = output_dims * n_channels`` when channel-independent (the
+          channels' [CLS] vectors concatenated), else ``output_dims``;
+        - "timestamp": shape ``(n_series, n_timestamps, n_features)``; timestamp
+          ``t`` gets the token of patch ``min(t // stride, n_patches - 1)``, the
+          last patch starting at or before ``t``;
+        - "patch": the patch tokens, shape ``(n_series, n_patches, n_features)``
+          with ``n_patches = (n_timestamps - patch_len) // stride + 2``.
+    device : str, default="auto"
+        "auto", "cpu", "cuda" or "cuda:N".
+    random_state : int, RandomState instance or None, default=None
+        Seed for initialisation, shuffling and dropout.
+    verbose : int, default=0
+        0 silent, 1 a line per epoch, 2 a progress bar.
+    warm_start : bool, default=False
+        Continue training from the current state on the next ``fit``.
+    n_iter_no_change : int, default=None
+        Early stopping patience in epochs (None disables it).
+    tol : float, default=1e-4
+        Minimum loss improvement for early stopping.
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The network: ``encoder`` (:class:`~sslts.encoders.transformer.PatchTransformerEncoder`),
+        ``reconstruct`` (predictive head) and ``predictor`` (contrastive head).
+    device_ : torch.device
+        Device used.
+    n_channels_ : int
+        Channels seen in ``fit``.
+    n_features_in_ : int
+        Time steps of the training array; series given to ``transform`` may not
+        give more patches than these (the positional encoding is learned).
+    loss_history_ : list of float
+        Mean loss per epoch.
+    n_iter_ : int
+        Optimiser steps taken.
+    n_epochs_ : int
+        Epochs run.
+    fit_time_ : float
+        Seconds spent in the last ``fit``.
+
+    See Also
+    --------
+    TS2VecTransformer : Contrastive timestamp and instance embeddings.
+
+    Notes
+    -----
+    The reconstruction target is the *normalised* patch, the very input the
+    encoder sees.  The official code reconstructs the un-normalised input while
+    feeding the encoder its RevIN-normalised version, which asks a linear head to
+    recover each series' mean and scale that normalisation removed; both agree on
+    data that is already standardised per series.
+
+    Missing values (NaN, including right-padding of variable-length series) are
+    ignored by the normalisation statistics, encoded as 0 (the channel mean) and
+    left out of the reconstruction loss.  A series shorter than one patch is
+    padded by repeating its last value up to one full patch.
+
+    Other differences from the official code: the two dropout views are one
+    forward pass over the doubled batch (same semantics; the predictor's
+    batch normalisation still sees each view separately), attention is PyTorch's
+    fused ``scaled_dot_product_attention``, no mixed precision, and the defaults
+    are small for CPU use (official: ``d_model`` 768, 12 heads, 12 layers).
+
+    References
+    ----------
+    .. [1] C. Chang, C.-T. Chan, W.-Y. Wang, W.-C. Peng and T.-F. Chen, "TimeDRL:
+       Disentangled Representation Learning for Multivariate Time-Series",
+       ICDE 2024 (arXiv:2312.04142).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sslts import TimeDRLTransformer
+    >>> X = np.random.default_rng(0).normal(size=(10, 30, 2))
+    >>> enc = TimeDRLTransformer(output_dims=8, n_heads=2, n_layers=1, patch_len=6,
+    ...                          stride=3, n_epochs=2, random_state=0).fit(X)
+    >>> enc.transform(X).shape
+    (10, 16)
+    >>> enc.encode(X, level="patch").shape
+    (10, 10, 16)
+    >>> enc.encode(X, level="timestamp").shape
+    (10, 30, 16)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseSSLTransformer._parameter_constraints,
+        "output_dims": [Interval(Integral, 2, None, closed="left")],
+        "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "n_layers": [Interval(Integral, 0, None, closed="left")],
+        "patch_len": [Interval(Integral, 1, None, closed="left")],
+        "stride": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="neither")],
+        "channel_independent": ["boolean"],
+        "lambda_": [Interval(Real, 0, None, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "lr_schedule": [StrOptions({"halving", "constant"})],
+    }
+    _valid_levels = ("instance", "timestamp", "patch")
+
+    def __init__(
+        self,
+        *,
+        output_dims=64,
+        n_heads=4,
+        n_layers=2,
+        patch_len=16,
+        stride=8,
+        dropout=0.1,
+        channel_independent=True,
+        lambda_=0.1,
+        n_epochs=None,
+        n_iters=None,
+        batch_size=32,
+        lr=1e-3,
+        weight_decay=1e-3,
+        lr_schedule="halving",
+        level="instance",
+        device="auto",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        n_iter_no_change=None,
+        tol=1e-4,
+    ):
+        self.output_dims = output_dims
+        self.n_heads = n_heads
+        self.n_layers = n_layers
+        self.patch_len = patch_len
+        self.stride = stride
+        self.dropout = dropout
+        self.channel_independent = channel_independent
+        self.lambda_ = lambda_
+        self.n_epochs = n_epochs
+        self.n_iters = n_iters
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.level = level
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+
+    # -- the method -------------------------------------------------------
+    def _build_module(self, n_channels):
+        if self.stride > self.patch_len:
+            raise ValueError(
+                f"stride={self.stride} exceeds patch_len={self.patch_len}, which would skip "
+                "timestamps; use stride <= patch_len."
+            )
+        if self.output_dims % self.n_heads:
+            raise ValueError(
+                f"output_dims={self.output_dims} is not divisible by n_heads={self.n_heads}."
+            )
+        encoder = PatchTransformerEncoder(
+            n_channels,
+            self.patch_len,
+            self.stride,
+            self.output_dims,
+            self.n_heads,
+            self.n_layers,
+            self.dropout,
+            max_patches=n_patches(self.n_features_in_, self.patch_len, self.stride),
+            channel_independent=self.channel_independent,
+        )
+        return _TimeDRLNetwork(encoder, self.output_dims, self.dropout)
+
+    def _make_optimizer(self, params):
+        return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+
+    def _make_scheduler(self, optimizer):
+        if self.lr_schedule == "constant":
+            return None
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 0.5**epoch)
+
+    def _default_budget(self, X):
+        return 10, None
+
+    def _prepare_training_data(self, X):
+        streams = X.shape[2] if self.channel_independent else 1
+        if len(X) * streams < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 training sequences (series times "
+                "channels in channel-independent mode): its predictor uses batch "
+                f"normalisation. Got {len(X)} series with {X.shape[2]} channel(s)."
+            )
+        return X
+
+    def _training_step(self, module, batch, rng):
+        x_norm, observed, _, _ = instance_normalise(batch)
+        encoder = module.encoder
+        target = encoder.tokens_in_patch_space(x_norm)  # (B, C', N, P')
+        weight = encoder.tokens_in_patch_space(observed.to(x_norm.dtype))
+        # Both dropout views in one pass: dropout masks are drawn per element.
+        z = encoder(torch.cat([x_norm, x_norm]))  # (2B, C', 1 + N, D)
+        recon = module.reconstruct(z[:, :, 1:])  # (2B, C', N, P')
+        predictive = masked_mse(recon, target.repeat(2, 1, 1, 1), weight.repeat(2, 1, 1, 1))
+        cls1, cls2 = z[:, :, 0].reshape(2, -1, z.shape[-1])  # (B * C', D) each
+        # The predictor runs per view so that its batch norm sees one view at a time.
+        contrastive = simsiam_loss(module.predictor(cls1), module.predictor(cls2), cls1, cls2)
+        return predictive + self.lambda_ * contrastive
+
+    def _embed(self, module, batch, level):
+        z = module.encoder(instance_normalise(batch)[0])  # (B, C', 1 + N, D)
+        if level == "instance":
+            return z[:, :, 0].reshape(len(z), -1)
+        patches = z[:, :, 1:].transpose(1, 2).flatten(2)  # (B, N, C' * D)
+        if level == "patch":
+            return patches
+        index = timestamp_to_patch(batch.shape[1], self.patch_len, self.stride, batch.device)
+        return patches[:, index]
+
+    def _n_features_out_for(self, level):
+        return self.output_dims * (self.n_channels_ if self.channel_independent else 1)
+
+
+class _TimeDRLNetwork(nn.Module):
+    """Encoder plus TimeDRL's two training heads.
+
+    Parameters
+    ----------
+    encoder : PatchTransformerEncoder
+    d_model : int
+        Token width.
+    dropout : float
+        Dropout before the reconstruction layer and inside the predictor.
+    """
+
+    def __init__(self, encoder: PatchTransformerEncoder, d_model: int, dropout: float):
+        super().__init__()
+        self.encoder = encoder
+        self.reconstruct = nn.Sequential(nn.Dropout(dropout), nn.Linear(d_model, encoder.token_dim))
+        self.predictor = nn.Sequential(
+            nn.Linear(d_model, d_model // 2),
+            nn.BatchNorm1d(d_model // 2),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(d_model // 2, d_model),
+        )

@@ -1,0 +1,26 @@
+"""The main job runs end to end and prints what the README promises."""
+
+import subprocess
+import sys
+
+
+def test_main_job_prints_accuracy_time_and_device():
+    result = subprocess.run(
+        [sys.executable, "-m", "sslts", "--dataset", "GunPoint", "--n-iters", "3",
+         "--device", "cpu"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "device:   cpu" in out
+    assert "fit time:" in out and "(3 iterations)" in out
+    accuracy = float(out.split("accuracy:")[1].split()[0])
+    assert 0.0 <= accuracy <= 1.0
+
+
+def test_main_job_rejects_unknown_method():
+    result = subprocess.run(
+        [sys.executable, "-m", "sslts", "--method", "nope"], capture_output=True, text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "invalid choice" in result.stderr

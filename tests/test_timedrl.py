@@ -1,0 +1,246 @@
+"""Tests of TimeDRL: patching, normalisation, views, losses, levels, persistence."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sslts import TimeDRLTransformer, load, load_dataset
+from sslts.encoders.transformer import (
+    PatchTransformerEncoder,
+    instance_normalise,
+    n_patches,
+    patchify,
+    timestamp_to_patch,
+)
+from sslts.losses.simsiam import masked_mse, negative_cosine, simsiam_loss
+
+TINY = dict(output_dims=8, n_heads=2, n_layers=1, patch_len=4, stride=2, random_state=0)
+
+
+def _series(n=6, T=20, C=2, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, T, C)).astype(np.float32)
+
+
+# ---------------------------------------------------------------- patching
+def _reference_patches(x, P, S):
+    """Literal loops: pad the end by repeating the last value, then slice."""
+    B, T, C = x.shape
+    padded = list(range(T)) + [T - 1] * max(S, P - T)
+    out = []
+    for b in range(B):
+        per_channel = []
+        for c in range(C):
+            starts = range(0, len(padded) - P + 1, S)
+            per_channel.append([[x[b, padded[k + j], c] for j in range(P)] for k in starts])
+        out.append(per_channel)
+    return np.asarray(out)
+
+
+@pytest.mark.parametrize("T, P, S", [(20, 4, 2), (21, 4, 2), (16, 16, 8), (9, 4, 4), (3, 4, 2),
+                                     (8, 2, 1), (5, 16, 8)])
+def test_patchify_matches_reference(T, P, S):
+    x = _series(2, T, 3)
+    got = patchify(torch.from_numpy(x), P, S).numpy()
+    np.testing.assert_array_equal(got, _reference_patches(x, P, S))
+    assert got.shape[2] == n_patches(T, P, S)
+    if T >= P:  # the official count
+        assert n_patches(T, P, S) == (T - P) // S + 2
+
+
+@pytest.mark.parametrize("T, P, S", [(20, 4, 2), (21, 4, 3), (16, 16, 8), (3, 4, 2), (10, 5, 5)])
+def test_timestamp_maps_to_last_patch_starting_before_it(T, P, S):
+    index = timestamp_to_patch(T, P, S).numpy()
+    N = n_patches(T, P, S)
+    for t, k in enumerate(index):
+        covering = [j for j in range(N) if j * S <= t < j * S + P]
+        assert k == max(covering)
+
+
+def test_instance_normalise_matches_numpy_and_ignores_nan():
+    x = _series(3, 15, 2, seed=1).astype(np.float64) * 5 + 3
+    x[0, 10:, 1] = np.nan
+    x[2, [1, 4], 0] = np.nan
+    x_norm, observed, mean, std = instance_normalise(torch.from_numpy(x))
+    ref_mean = np.nanmean(x, axis=1, keepdims=True)
+    ref_std = np.sqrt(np.nanvar(x, axis=1, keepdims=True) + 1e-5)  # biased variance
+    np.testing.assert_allclose(mean.numpy(), ref_mean)
+    np.testing.assert_allclose(std.numpy(), ref_std)
+    expected = np.nan_to_num((x - ref_mean) / ref_std, nan=0.0)
+    np.testing.assert_allclose(x_norm.numpy(), expected, atol=1e-12)
+    np.testing.assert_array_equal(observed.numpy(), ~np.isnan(x))
+
+
+# ------------------------------------------------------------------ losses
+def test_simsiam_loss_value_and_stop_gradient():
+    g = torch.Generator().manual_seed(0)
+    p1, p2, z1, z2 = (torch.randn(5, 4, generator=g, requires_grad=True) for _ in range(4))
+    loss = simsiam_loss(p1, p2, z1, z2)
+
+    def cos(a, b):
+        return (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1))
+
+    expected = -0.5 * (cos(p1, z2).mean() + cos(p2, z1).mean())
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    assert z1.grad is None and z2.grad is None
+    assert p1.grad.abs().sum() > 0 and p2.grad.abs().sum() > 0
+
+
+def test_stop_gradient_blocks_the_target_branch_of_the_network():
+    est = TimeDRLTransformer(**TINY, dropout=0.1)
+    est.n_features_in_ = 12
+    module = est._build_module(2)
+    module.train()
+    z = module.encoder(instance_normalise(torch.from_numpy(_series(4, 12)))[0])[:, :, 0]
+    z = z.reshape(-1, z.shape[-1])
+    # Only the target branch depends on the encoder; the prediction is a free leaf.
+    p = torch.randn_like(z, requires_grad=True)
+    negative_cosine(p, z).backward()
+    assert all(w.grad is None for w in module.encoder.parameters())
+    assert p.grad.abs().sum() > 0
+
+
+def test_masked_mse_counts_only_observed_entries():
+    pred = torch.tensor([[1.0, 2.0, 3.0]])
+    target = torch.tensor([[1.0, 0.0, 100.0]])
+    observed = torch.tensor([[True, True, False]])
+    torch.testing.assert_close(masked_mse(pred, target, observed), torch.tensor(2.0))
+    torch.testing.assert_close(masked_mse(pred, target), torch.tensor((0 + 4 + 97**2) / 3))
+
+
+# ------------------------------------------------------------- the network
+def test_one_batched_forward_gives_two_different_dropout_views():
+    est = TimeDRLTransformer(**TINY, dropout=0.2).fit(_series(), None)
+    module = est.module_
+    calls = []
+    hook = module.encoder.register_forward_hook(lambda m, inp, out: calls.append(inp[0].shape))
+    batch = torch.from_numpy(_series(4, 20))
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        module.train()
+        est._training_step(module, batch, None)
+        both = module.encoder(torch.cat([batch, batch]))
+    hook.remove()
+    assert calls[0][0] == 2 * len(batch)  # one forward of the doubled batch
+    assert not torch.allclose(both[:4], both[4:])
+    module.eval()
+    with torch.no_grad():
+        both = module.encoder(torch.cat([batch, batch]))
+    torch.testing.assert_close(both[:4], both[4:])
+
+
+def test_reconstruction_head_maps_tokens_back_to_patches_and_can_overfit():
+    X = load_dataset("GunPoint")[0][:4]
+    est = TimeDRLTransformer(output_dims=16, n_heads=2, n_layers=1, patch_len=10, stride=10,
+                             dropout=0.01, lambda_=0.0, lr=3e-3, n_iters=1, random_state=0)
+    est.fit(X)
+    module = est.module_
+    x_norm = instance_normalise(torch.from_numpy(X.astype(np.float32)))[0]
+    target = patchify(x_norm, 10, 10)  # (4, 1, 16, 10)
+
+    def predictive_loss():
+        recon = module.reconstruct(module.encoder(x_norm)[:, :, 1:])
+        assert recon.shape == target.shape
+        return masked_mse(recon, target)
+
+    module.eval()
+    with torch.no_grad():
+        before = predictive_loss()
+    est.set_params(warm_start=True, n_iters=150, lr_schedule="constant").fit(X)
+    with torch.no_grad():
+        after = predictive_loss()
+    assert after < 0.1 * before
+
+
+@pytest.mark.parametrize("channel_independent", [True, False])
+def test_shapes_of_all_levels(channel_independent):
+    X = _series(5, 21, 3)
+    est = TimeDRLTransformer(**TINY, channel_independent=channel_independent, n_iters=2).fit(X)
+    D = 8 * (3 if channel_independent else 1)
+    N = n_patches(21, 4, 2)
+    instance = est.transform(X)
+    patch = est.encode(X, level="patch")
+    stamp = est.encode(X, level="timestamp")
+    assert instance.shape == (5, D) and patch.shape == (5, N, D) and stamp.shape == (5, 21, D)
+    np.testing.assert_array_equal(stamp, patch[:, timestamp_to_patch(21, 4, 2).numpy()])
+    tokens = est.module_.encoder(instance_normalise(torch.from_numpy(X))[0]).detach().numpy()
+    np.testing.assert_allclose(instance, tokens[:, :, 0].reshape(5, -1), rtol=1e-5, atol=1e-6)
+    assert est._n_features_out_for("instance") == D
+
+
+def test_cls_token_is_prepended_in_patch_space():
+    enc = PatchTransformerEncoder(2, 4, 2, 8, 2, 0, 0.0, max_patches=10, channel_independent=True)
+    enc.eval()
+    x = torch.from_numpy(_series(1, 10, 2))
+    # With no layers the output is LayerNorm(embed(token) + position).
+    out = enc(x)
+    cls = enc.norm(enc.embed(enc.cls) + enc.position[0])
+    torch.testing.assert_close(out[0, :, 0], cls)
+
+
+# ------------------------------------------------------- inputs and errors
+def test_short_and_variable_length_series_with_nan():
+    series = [np.sin(np.arange(n) / 3.0) for n in (3, 7, 12)]
+    est = TimeDRLTransformer(**{**TINY, "patch_len": 5, "stride": 5, "n_iters": 3}).fit(series)
+    out = est.encode(series, level="timestamp")
+    assert out.shape == (3, 12, 8) and np.isfinite(out).all()
+    assert np.isfinite(est.transform([[1.0, np.nan, 2.0]])).all()
+    # A whole training set shorter than one patch.
+    short = TimeDRLTransformer(**TINY, n_iters=2).fit(_series(4, 3))
+    assert short.encode(_series(4, 3), level="patch").shape == (4, 1, 16)
+
+
+def test_clear_errors():
+    X = _series(4, 12)
+    est = TimeDRLTransformer(**TINY, n_iters=1).fit(X)
+    with pytest.raises(ValueError, match="positional encoding"):
+        est.transform(_series(4, 40))
+    with pytest.raises(ValueError, match="stride"):
+        TimeDRLTransformer(patch_len=2, stride=3).fit(X)
+    with pytest.raises(ValueError, match="divisible"):
+        TimeDRLTransformer(output_dims=10, n_heads=4).fit(X)
+    with pytest.raises(ValueError, match="at least 2"):
+        TimeDRLTransformer(**TINY).fit(X[:1, :, :1])
+    with pytest.raises(ValueError, match="level"):
+        est.encode(X, level="segment")
+
+
+def test_halving_schedule_is_the_default():
+    est = TimeDRLTransformer(**TINY)
+    optimizer = est._make_optimizer([torch.nn.Parameter(torch.zeros(1))])
+    scheduler = est._make_scheduler(optimizer)
+    lrs = []
+    for _ in range(3):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    np.testing.assert_allclose(lrs, [1e-3, 5e-4, 2.5e-4])
+    assert optimizer.param_groups[0]["weight_decay"] == 1e-3
+    assert TimeDRLTransformer(lr_schedule="constant")._make_scheduler(optimizer) is None
+
+
+# --------------------------------------------------------- sklearn contract
+def test_seeded_fits_are_identical_and_persistence_round_trips(tmp_path):
+    X = _series(8, 16)
+    est = TimeDRLTransformer(**TINY, n_iters=3).fit(X)
+    np.testing.assert_array_equal(est.transform(X), clone(est).fit(X).transform(X))
+    est.save(tmp_path / "m.pt")
+    for copy in (load(tmp_path / "m.pt"), pickle.loads(pickle.dumps(est))):
+        np.testing.assert_array_equal(copy.encode(X, level="patch"), est.encode(X, level="patch"))
+
+
+def test_pipeline_on_real_data_beats_chance():
+    X_train, y_train, X_test, y_test = load_dataset("GunPoint")
+    pipe = make_pipeline(
+        TimeDRLTransformer(output_dims=16, n_heads=2, n_layers=1, patch_len=10, stride=5,
+                           n_epochs=5, batch_size=16, random_state=0),
+        StandardScaler(),
+        LogisticRegression(max_iter=2000),
+    )
+    assert pipe.fit(X_train, y_train).score(X_test, y_test) > 0.7
