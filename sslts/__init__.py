@@ -1,6 +1,6 @@
 """sslts: self-supervised time-series representations as scikit-learn transformers."""
 
-from .base import BaseSSLTransformer, load
+from .base import BaseSSLTransformer, Checkpoint, load
 from .datasets import list_datasets, load_dataset
 from .exceptions import TrainingDivergedError
 from .methods import (
@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BaseSSLTransformer",
+    "Checkpoint",
     "IARSTransformer",
     "SelfTimeTransformer",
     "TS2VecTransformer",

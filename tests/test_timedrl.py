@@ -169,7 +169,9 @@ def test_shapes_of_all_levels(channel_independent):
     stamp = est.encode(X, level="timestamp")
     assert instance.shape == (5, D) and patch.shape == (5, N, D) and stamp.shape == (5, 21, D)
     np.testing.assert_array_equal(stamp, patch[:, timestamp_to_patch(21, 4, 2).numpy()])
-    tokens = est.module_.encoder(instance_normalise(torch.from_numpy(X))[0]).detach().numpy()
+    est.module_.eval()
+    with torch.no_grad():
+        tokens = est.module_.encoder(instance_normalise(torch.from_numpy(X))[0]).numpy()
     np.testing.assert_allclose(instance, tokens[:, :, 0].reshape(5, -1), rtol=1e-5, atol=1e-6)
     assert est._n_features_out_for("instance") == D
 

@@ -266,7 +266,7 @@ class TimeDRLTransformer(BaseSSLTransformer):
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 training sequences (series times "
                 "channels in channel-independent mode): its predictor uses batch "
-                f"normalisation. Got {len(X)} series with {X.shape[2]} channel(s)."
+                f"normalisation. Got n_samples={len(X)} series with {X.shape[2]} channel(s)."
             )
         return X
 

@@ -1,0 +1,362 @@
+"""TS2Vec's forecasting protocol: ridge regression on causal timestamp embeddings.
+
+Yue et al., "TS2Vec: Towards Universal Representation of Time Series", AAAI 2022,
+Section 4.2 and appendix C.4.  The encoder is trained on the training months only;
+every timestamp ``t`` is then represented by the embedding of the last step of the
+window ``[t - padding, t]`` (so the representation never sees the future), and a
+ridge regression maps it to the next ``H`` values of the target channels.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import train_test_split
+
+__all__ = [
+    "ForecastData",
+    "RIDGE_ALPHAS",
+    "calendar_features",
+    "causal_encode",
+    "evaluate_forecasting",
+    "fit_ridge",
+    "forecast_samples",
+    "load_ett",
+]
+
+RIDGE_ALPHAS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+# Months of 30 days: TS2Vec/Informer split ETT into 12/4/4 months.
+_ETT_STEPS_PER_MONTH = {"h": 30 * 24, "m": 30 * 24 * 4}
+_HORIZONS = {"h": (24, 48, 168, 336, 720), "m": (24, 48, 96, 288, 672)}
+# Windows (of padding + 1 steps) encoded per call: bounds the memory of the batch.
+_WINDOWS_PER_CHUNK = 4096
+
+
+@dataclass
+class ForecastData:
+    """A forecasting dataset prepared as in TS2Vec.
+
+    Attributes
+    ----------
+    data : ndarray of shape (1, n_timestamps, n_covariates + n_targets), float32
+        Standardised calendar covariates followed by the standardised target channels.
+    n_covariates : int
+        Number of leading covariate channels (not predicted).
+    train, valid, test : slice
+        Time ranges of the three splits.
+    horizons : tuple of int
+        Forecast horizons of the paper for this dataset.
+    columns : list of str
+        Names of the target channels.
+    """
+
+    data: np.ndarray
+    n_covariates: int
+    train: slice
+    valid: slice
+    test: slice
+    horizons: tuple
+    columns: list
+
+
+def calendar_features(dates: np.ndarray) -> np.ndarray:
+    """TS2Vec's 7 calendar covariates of each timestamp.
+
+    Parameters
+    ----------
+    dates : ndarray of datetime64, shape (n_timestamps,)
+
+    Returns
+    -------
+    ndarray of shape (n_timestamps, 7), float64
+        Minute, hour, day of week (Monday = 0), day of month, day of year, month and
+        ISO week of year, unscaled.
+
+    Examples
+    --------
+    >>> calendar_features(np.array(["2016-07-01T13:45"], dtype="datetime64[m]"))
+    array([[ 45.,  13.,   4.,   1., 183.,   7.,  26.]])
+    """
+    minutes = dates.astype("datetime64[m]")
+    hours, days = minutes.astype("datetime64[h]"), minutes.astype("datetime64[D]")
+    months, years = days.astype("datetime64[M]"), days.astype("datetime64[Y]")
+    # 1970-01-01 was a Thursday (weekday 3 when Monday is 0).
+    weekday = (days.astype(np.int64) + 3) % 7
+    unique_days, inverse = np.unique(days, return_inverse=True)
+    iso_week = np.array([d.isocalendar()[1] for d in unique_days.astype(datetime.date)])
+    return np.stack(
+        [
+            (minutes - hours).astype(np.int64),
+            (hours - days).astype(np.int64),
+            weekday,
+            (days - months).astype(np.int64) + 1,
+            (days - years).astype(np.int64) + 1,
+            (months - years).astype(np.int64) + 1,
+            iso_week[inverse.ravel()],
+        ],
+        axis=1,
+    ).astype(np.float64)
+
+
+def _standardise(values: np.ndarray, train: slice) -> np.ndarray:
+    mean = values[train].mean(axis=0)
+    std = values[train].std(axis=0)
+    return (values - mean) / np.where(std > 0, std, 1.0)
+
+
+def load_ett(name: str, data_home=None, *, univariate: bool = False) -> ForecastData:
+    """Load an ETT dataset with TS2Vec's split, scaling and covariates.
+
+    Parameters
+    ----------
+    name : {"ETTh1", "ETTh2", "ETTm1", "ETTm2"}
+        Dataset name; the file ``<data_home>/forecast/<name>.csv`` (or
+        ``<data_home>/<name>.csv``) is read.
+    data_home : str or path-like, default=None
+        Data directory; defaults to ``$SSLTS_DATA``.
+    univariate : bool, default=False
+        Predict only the oil temperature ``OT`` (the paper's univariate setting);
+        otherwise all 7 channels.
+
+    Returns
+    -------
+    ForecastData
+        Train = first 12 months, validation = next 4, test = next 4 (30-day months;
+        hourly rows 0-8639 / 8640-11519 / 11520-14399, four times that for ETTm).
+        Targets and covariates are standardised with training statistics.
+    """
+    freq = name[3:4]
+    if not name.startswith("ETT") or freq not in _ETT_STEPS_PER_MONTH:
+        raise ValueError(f"{name!r} is not an ETT dataset (ETTh1, ETTh2, ETTm1, ETTm2).")
+    dates, columns, values = _read_csv(_find_csv(name, data_home))
+    if univariate:
+        values, columns = values[:, [columns.index("OT")]], ["OT"]
+    month = _ETT_STEPS_PER_MONTH[freq]
+    train, valid, test = slice(0, 12 * month), slice(12 * month, 16 * month), slice(
+        16 * month, 20 * month
+    )
+    covariates = _standardise(calendar_features(dates), train)
+    data = np.concatenate([covariates, _standardise(values, train)], axis=1)
+    return ForecastData(
+        data=data[None, : test.stop].astype(np.float32),
+        n_covariates=covariates.shape[1],
+        train=train,
+        valid=valid,
+        test=test,
+        horizons=_HORIZONS[freq],
+        columns=columns,
+    )
+
+
+def _find_csv(name: str, data_home) -> Path:
+    home = data_home if data_home is not None else os.environ.get("SSLTS_DATA", ".")
+    for path in (Path(home) / "forecast" / f"{name}.csv", Path(home) / f"{name}.csv"):
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"{name}.csv was not found in {home}/forecast or {home}; pass data_home or set "
+        "$SSLTS_DATA to the directory holding the ETT files."
+    )
+
+
+def _read_csv(path: Path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        rows = [row for row in reader if row]
+    dates = np.array([row[0].replace(" ", "T") for row in rows], dtype="datetime64[m]")
+    values = np.array([row[1:] for row in rows], dtype=np.float64)
+    return dates, header[1:], values
+
+
+def causal_encode(encoder, X, *, padding: int = 200, batch_size: int | None = None):
+    """Embed every timestamp from its causal window ``[t - padding, t]``.
+
+    The window of each timestamp (NaN-padded before the series start, as in TS2Vec's
+    sliding inference) is encoded at ``level="timestamp"`` and the embedding of its
+    last step is kept.  Windows are strided views of the series, encoded in chunks of
+    thousands (no Python loop over timestamps).
+
+    Parameters
+    ----------
+    encoder : fitted sslts estimator
+        Must support ``encode(X, level="timestamp")``.
+    X : ndarray of shape (n_series, n_timestamps, n_channels)
+        Series to embed.
+    padding : int, default=200
+        Past steps each window sees besides ``t`` itself.
+    batch_size : int, default=None
+        Windows per forward pass, passed to ``encode``.
+
+    Returns
+    -------
+    ndarray of shape (n_series, n_timestamps, n_features_out), float32
+    """
+    return _encode_windows(encoder, X, padding, batch_size, mask_last=False)
+
+
+def _encode_windows(encoder, X, padding, batch_size, *, mask_last):
+    X = np.asarray(X, dtype=np.float32)
+    n, T, C = X.shape
+    padded = np.concatenate([np.full((n, padding, C), np.nan, np.float32), X], axis=1)
+    # (n, T, C, padding + 1) view: window t covers padded[t : t + padding + 1].
+    windows = sliding_window_view(padded, padding + 1, axis=1)
+    step = max(1, _WINDOWS_PER_CHUNK // n)
+    observed, outputs = [], []
+    for start in range(0, T, step):
+        chunk = windows[:, start : start + step].transpose(0, 1, 3, 2).reshape(-1, padding + 1, C)
+        if mask_last:
+            chunk = chunk.copy()
+            chunk[:, -1] = np.nan
+        # A window with no observed value (e.g. the masked first step) has no embedding.
+        keep = ~np.isnan(chunk).all(axis=(1, 2))
+        observed.append(keep)
+        if keep.any():
+            out = encoder.encode(chunk[keep], level="timestamp", batch_size=batch_size)
+            outputs.append(out[:, -1])
+    observed = np.concatenate(observed)
+    last = np.full((len(observed), outputs[0].shape[-1]), np.nan, np.float32)
+    last[observed] = np.concatenate(outputs)
+    # Chunks run over (series, time) in that order within each chunk: restore (n, T).
+    order = np.arange(n * T).reshape(n, T)
+    chunk_order = np.concatenate(
+        [order[:, s : s + step].ravel() for s in range(0, T, step)]
+    )
+    result = np.empty_like(last)
+    result[chunk_order] = last
+    return result.reshape(n, T, -1)
+
+
+def forecast_samples(features: np.ndarray, targets: np.ndarray, horizon: int, drop: int = 0):
+    """Pair the embedding at ``t`` with the values at ``t+1 ... t+horizon``.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_series, n_timestamps, n_features)
+        Causal embeddings of one split.
+    targets : ndarray of shape (n_series, n_timestamps, n_targets)
+        Target channels of the same split.
+    horizon : int
+        Steps to predict.
+    drop : int, default=0
+        Leading timestamps to discard (TS2Vec drops the first ``padding`` training
+        steps, whose windows are mostly padding).
+
+    Returns
+    -------
+    X : ndarray of shape (n_series * (n_timestamps - horizon - drop), n_features)
+    Y : ndarray of shape (n_series * (n_timestamps - horizon - drop), horizon * n_targets)
+        Row-major in (step, channel).
+    """
+    n, T, C = targets.shape
+    # (n, T - horizon, horizon, C): future[:, t, k] = targets[:, t + 1 + k].
+    future = sliding_window_view(targets[:, 1:], horizon, axis=1)[:, : T - horizon]
+    future = future.transpose(0, 1, 3, 2)[:, drop:]
+    X = features[:, drop : T - horizon]
+    return X.reshape(-1, X.shape[-1]), future.reshape(-1, horizon * C)
+
+
+def fit_ridge(X_train, Y_train, X_valid, Y_valid, *, alphas=RIDGE_ALPHAS, max_samples=100_000):
+    """Ridge regression with alpha chosen on the validation set (TS2Vec's rule).
+
+    The score of an alpha is validation RMSE + MAE; the best model is kept.  Splits
+    above ``max_samples`` rows are subsampled (``random_state=0``).
+
+    Parameters
+    ----------
+    X_train, X_valid : ndarray of shape (n_samples, n_features)
+    Y_train, Y_valid : ndarray of shape (n_samples, n_outputs)
+    alphas : sequence of float, default=RIDGE_ALPHAS
+        Candidate regularisation strengths.
+    max_samples : int, default=100_000
+        Row cap of each split.
+
+    Returns
+    -------
+    Ridge
+        Fitted on the training split with the chosen ``alpha``.
+    """
+    X_train, Y_train = _subsample(X_train, Y_train, max_samples)
+    X_valid, Y_valid = _subsample(X_valid, Y_valid, max_samples)
+    best, best_score = None, np.inf
+    for alpha in alphas:
+        model = Ridge(alpha=alpha).fit(X_train, Y_train)
+        err = model.predict(X_valid) - Y_valid
+        score = np.sqrt(np.mean(err**2)) + np.mean(np.abs(err))
+        if score < best_score:
+            best, best_score = model, score
+    return best
+
+
+def _subsample(X, Y, max_samples):
+    if len(X) <= max_samples:
+        return X, Y
+    X, _, Y, _ = train_test_split(X, Y, train_size=max_samples, random_state=0)
+    return X, Y
+
+
+def evaluate_forecasting(
+    encoder, dataset: ForecastData, *, horizons=None, padding: int = 200, fit: bool = True
+) -> dict:
+    """Run TS2Vec's forecasting protocol.
+
+    Parameters
+    ----------
+    encoder : sslts estimator
+        Must support ``encode(X, level="timestamp")``.
+    dataset : ForecastData
+        E.g. from :func:`load_ett`.
+    horizons : sequence of int, default=None
+        Defaults to ``dataset.horizons``.
+    padding : int, default=200
+        Causal window length minus one.
+    fit : bool, default=True
+        Fit ``encoder`` on the training split first.
+
+    Returns
+    -------
+    dict
+        ``{"fit_seconds", "encode_seconds", "horizons": {H: {"mse", "mae", "alpha",
+        "ridge_seconds"}}}``; MSE and MAE on the standardised scale.
+    """
+    data, k = dataset.data, dataset.n_covariates
+    start = time.perf_counter()
+    if fit:
+        encoder.fit(data[:, dataset.train])
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    features = causal_encode(encoder, data, padding=padding)
+    result = {"fit_seconds": fit_seconds, "encode_seconds": time.perf_counter() - start}
+    result["horizons"] = {
+        h: _evaluate_horizon(features, data[..., k:], dataset, h, padding)
+        for h in (horizons or dataset.horizons)
+    }
+    return result
+
+
+def _evaluate_horizon(features, targets, dataset, horizon, padding) -> dict:
+    start = time.perf_counter()
+    splits = {
+        name: forecast_samples(
+            features[:, part], targets[:, part], horizon, drop=padding if name == "train" else 0
+        )
+        for name, part in (("train", dataset.train), ("valid", dataset.valid),
+                           ("test", dataset.test))
+    }
+    model = fit_ridge(*splits["train"], *splits["valid"])
+    X_test, Y_test = splits["test"]
+    err = model.predict(X_test) - Y_test
+    return {
+        "mse": float(np.mean(err**2)),
+        "mae": float(np.mean(np.abs(err))),
+        "alpha": float(model.alpha),
+        "ridge_seconds": time.perf_counter() - start,
+    }
