@@ -66,11 +66,12 @@ def main() -> None:
             r = rows[-1]
             print(f"{name:24s} seed {seed}  paper {r['paper']:.3f}  sslts {r['sslts']:.3f}  "
                   f"fit {r['fit_s']:6.1f}s", flush=True)
-    with open(out / "ts2vec_accuracy.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    write_markdown(rows, out / "ts2vec_accuracy.md", args.seeds)
+            # Rewritten after every run so an interrupted benchmark keeps what it measured.
+            with open(out / "ts2vec_accuracy.csv", "w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+            write_markdown(rows, out / "ts2vec_accuracy.md", args.seeds)
 
 
 def write_markdown(rows: list[dict], path: Path, seeds: list[int]) -> None:
