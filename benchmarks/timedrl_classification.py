@@ -158,13 +158,16 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = [row for name in args.datasets for seed in args.seeds
-            for row in run_dataset(name, args, seed)]
-    with open(out / "timedrl_classification.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    write_markdown(rows, out / "timedrl_classification.md", args)
+    rows = []
+    for name in args.datasets:
+        for seed in args.seeds:
+            rows += run_dataset(name, args, seed)
+        # Rewritten after every data set so that an interrupted run keeps its rows.
+        with open(out / "timedrl_classification.csv", "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        write_markdown(rows, out / "timedrl_classification.md", args)
 
 
 if __name__ == "__main__":

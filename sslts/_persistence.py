@@ -81,7 +81,11 @@ def _payload(est) -> dict:
     params = {k: str(v) if isinstance(v, torch.device) else v for k, v in params.items()}
     keys = [k for k in est.__dict__ if not k.startswith("__")]
     fitted = [k for k in keys if k.endswith("_") and not k.startswith("_")]
-    private = [k for k in keys if k.startswith("_") and k not in _NOT_PRIVATE]
+    # Callables among private attributes are hooks patched onto the instance, not state.
+    private = [
+        k for k in keys
+        if k.startswith("_") and k not in _NOT_PRIVATE and not callable(est.__dict__[k])
+    ]
     modules = ("module_", "averaged_module_", "device_")
     fitted = [k for k in fitted if k not in modules]
     averaged = est.averaged_module_

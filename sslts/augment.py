@@ -363,7 +363,11 @@ def _invert_monotone(warped: torch.Tensor) -> torch.Tensor:
     w1 = torch.take_along_dim(warped, j + 1, dim=1)
     step = w1 - w0
     frac = torch.where(step > 0, (t - w0) / step.clamp(min=1e-12), 1.0).clamp(0, 1)
-    return j.to(warped.dtype) + frac
+    src = j.to(warped.dtype) + frac
+    # Where clipping made the warp flat at 0, time 0 matches several samples;
+    # take the first one so that the series keeps its first value.
+    src[:, 0] = 0
+    return src
 
 
 def time_warp(
@@ -375,8 +379,10 @@ def time_warp(
     values ``t_k * r_k``, ``r_k ~ N(1, sigma**2)``, gives a warped time axis; it is
     rescaled to end at ``T - 1``, clipped to ``[0, T - 1]`` and the series is
     re-sampled by linear interpolation so that sample ``i`` lands at warped time
-    ``i``.  The first and last values are kept.  One warp per series is shared by
-    its channels (the official SelfTime code, univariate, draws one per channel).
+    ``i``.  The first and last values are kept (``np.interp`` in the official code
+    repeats a later sample at the start when the clipped warp is flat at 0).  One
+    warp per series is shared by its channels (the official SelfTime code,
+    univariate, draws one per channel).
     Where the spline is not increasing it is flattened (running maximum) so that
     the warp stays a monotone map.
 
@@ -590,8 +596,8 @@ def apply_with_probability(
 ) -> torch.Tensor:
     """Apply ``transform`` to each series independently with probability ``p``.
 
-    The transform is computed on the whole batch and kept where chosen, which
-    keeps the batch on the device without a synchronising boolean index.
+    Only the chosen series are transformed (cheaper than transforming the whole
+    batch when ``p`` is small; on a GPU, counting them costs one host sync).
 
     Parameters
     ----------
@@ -607,6 +613,10 @@ def apply_with_probability(
     Returns
     -------
     Tensor of shape (B, T, C)
+        A new tensor; ``x`` is not modified.
     """
-    chosen = _rand((x.shape[0], 1, 1), generator, x) < p
-    return torch.where(chosen, transform(x, generator=generator, **kwargs), x)
+    chosen = (_rand(x.shape[0], generator, x) < p).nonzero().squeeze(1)
+    out = x.clone()
+    if len(chosen):
+        out[chosen] = transform(x[chosen], generator=generator, **kwargs)
+    return out

@@ -9,7 +9,15 @@ handling, weight averaging).  A method subclass declares only:
 - ``_training_step(module, batch, rng)``: the views and the loss for one batch;
 - ``_embed(module, batch, level)``: embeddings of a batch at a given level;
 - optionally ``_default_budget``, ``_prepare_training_data``, ``_make_optimizer``,
-  ``_make_scheduler``, ``_on_epoch_end`` and ``_valid_levels``.
+  ``_make_scheduler``, ``_on_epoch_end``, ``_min_length`` and ``_valid_levels``.
+
+Reliability contract (``tests/test_common.py`` and friends check it for every
+method): bad input fails validation with a message that says what to do; a
+non-finite loss raises :class:`~sslts.TrainingDivergedError` and keeps the last
+finite epoch's weights; Ctrl-C keeps the weights reached so far; running out of
+device memory names the parameters to lower; a :class:`~sslts.Checkpoint` passed to
+``fit`` saves every few epochs and resumes exactly; non-finite embeddings are never
+returned.
 """
 
 from __future__ import annotations
@@ -28,7 +36,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from . import _persistence
+from . import _persistence, distributed
+from ._accelerate import maybe_compile, precision_context
 from ._loop import TrainingLoop
 from ._persistence import Checkpoint, load
 from .exceptions import TrainingDivergedError
@@ -41,6 +50,9 @@ __all__ = ["BaseSSLTransformer", "Checkpoint", "load"]
 _DEVICE_RESIDENT_BYTES = 2 * 1024**3
 # Rough number of activation floats one inference batch may hold.
 _INFERENCE_BUDGET = 2**24
+# Input values validated and encoded at a time by ``encode`` (64 MB of float32), so
+# that its working memory does not grow with the number of series.
+_ENCODE_BLOCK_VALUES = 2**24
 
 
 class BaseSSLTransformer(TransformerMixin, BaseEstimator):
@@ -252,10 +264,20 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
         -------
         ndarray, float32
             See :meth:`transform` for the shapes.
+
+        Raises
+        ------
+        ValueError
+            Invalid input, or embeddings that would be NaN/infinite at observed
+            timestamps (values too large for float32 arithmetic).
         """
         check_is_fitted(self, "module_")
         level = self.level if level is None else level
         self._check_level(level)
+        if isinstance(X, np.ndarray) and X.ndim >= 2:
+            block = max(1, _ENCODE_BLOCK_VALUES // max(1, X[:1].size))
+            if len(X) > block:
+                return self._encode_in_blocks(X, level, batch_size, block)
         X = check_time_series(
             X, n_channels=self.n_channels_, estimator=self, min_timestamps=self._min_length(False)
         )
@@ -266,9 +288,24 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
         check_finite_embeddings(X, Z, estimator=self)
         return Z
 
+    def _encode_in_blocks(self, X: np.ndarray, level: str, batch_size, block: int) -> np.ndarray:
+        """Validate and encode ``block`` series at a time into one preallocated output.
+
+        Validation copies and scans its input, so doing it per block keeps the
+        working memory O(block) for arrays of any length (e.g. memory-mapped ones);
+        only the output grows with the number of series.
+        """
+        out = None
+        for start in range(0, len(X), block):
+            Z = self.encode(X[start : start + block], level=level, batch_size=batch_size)
+            if out is None:
+                out = np.empty((len(X),) + Z.shape[1:], dtype=Z.dtype)
+            out[start : start + len(Z)] = Z
+        return out
+
     def _encode_batches(self, X: np.ndarray, level: str, batch_size: int) -> np.ndarray:
         self.device_ = fallback_device(self.device_)
-        module = self._inference_module().to(self.device_)
+        module = self._accelerated(self._inference_module().to(self.device_))
         module.eval()
         outputs = []
         start = 0
@@ -276,7 +313,8 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
             while start < len(X):
                 xb = torch.from_numpy(X[start : start + batch_size]).to(self.device_)
                 try:
-                    out = self._embed(module, xb, level)
+                    with self._precision():
+                        out = self._embed(module, xb, level)
                 except torch.OutOfMemoryError as exc:
                     if batch_size == 1:
                         raise torch.OutOfMemoryError(
@@ -413,6 +451,9 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
 
     def _start_loop(self, X: np.ndarray, X_train: np.ndarray, run: dict | None) -> TrainingLoop:
         n_epochs, n_iters = self._budget(X)
+        # Under torchrun each rank trains on its shard, from rank 0's weights.
+        X_train = distributed.shard(X_train)
+        distributed.broadcast_(self._state_tensors())
         n = len(X_train)
         batch_size = min(self.batch_size, n)
         optimizer = self._make_optimizer(self.module_.parameters())
@@ -430,7 +471,7 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
             steps=n // batch_size if self._drop_last() else math.ceil(n / batch_size),
             optimizer=optimizer,
             scheduler=scheduler,
-            rng=RandomStreams(seed, self.device_),
+            rng=RandomStreams(seed + distributed.rank_and_world()[0], self.device_),
             progress=self._progress(n_epochs, n_iters, None),
             n_epochs=n_epochs,
             n_iters=n_iters,
@@ -444,10 +485,11 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
         order = torch.from_numpy(loop.rng.numpy.permutation(n))
         total = torch.zeros((), device=self.device_)
         done = 0
+        module = self._accelerated(self.module_)
         for k in range(loop.steps):
             idx = order[k * bs : (k + 1) * bs]
             batch = loop.data[idx.to(loop.data.device)].to(self.device_, non_blocking=True)
-            total += self._optimizer_step(self.module_, loop.optimizer, batch, loop.rng)
+            total += self._optimizer_step(module, loop.optimizer, batch, loop.rng)
             done += 1
             loop.iters_done += 1
             self.n_iter_ += 1
@@ -457,7 +499,8 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
                 break
         loop.epochs_done += 1
         self.n_epochs_ += 1
-        return float(total / max(done, 1))
+        # One host sync per epoch; the mean over ranks keeps their decisions in step.
+        return float(distributed.all_reduce_mean(total / max(done, 1)))
 
     def _end_epoch(self, loop: TrainingLoop, epoch_loss: float, snapshot: list) -> None:
         if not math.isfinite(epoch_loss):
@@ -481,7 +524,8 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
 
     def _write_checkpoint(self, loop: TrainingLoop, checkpoint) -> None:
         self._optimizer_state = to_cpu(loop.optimizer.state_dict())
-        checkpoint.write(self, loop.state(self.device_))
+        if distributed.is_main_process():  # the ranks hold identical weights
+            checkpoint.write(self, loop.state(self.device_))
 
     def _out_of_memory_message(self) -> str:
         params = self.get_params(deep=False)
@@ -493,14 +537,24 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
         )
 
     def _optimizer_step(self, module, optimizer, batch, rng) -> torch.Tensor:
-        loss = self._training_step(module, batch, rng)
+        with self._precision():
+            loss = self._training_step(module, batch, rng)
         if loss.requires_grad:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            distributed.average_gradients(module.parameters())
             optimizer.step()
         if self.averaged_module_ is not None:
             self._update_average()
         return loss.detach()
+
+    def _precision(self):
+        """Autocast/TF32 context from the estimator's ``precision`` (float32 if absent)."""
+        return precision_context(getattr(self, "precision", "float32"), self.device_)
+
+    def _accelerated(self, module: torch.nn.Module) -> torch.nn.Module:
+        """``module`` compiled when the estimator has ``compile=True``."""
+        return maybe_compile(module, getattr(self, "compile", False))
 
     @torch.no_grad()
     def _update_average(self) -> None:

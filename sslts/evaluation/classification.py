@@ -218,7 +218,8 @@ def evaluate_classification(
     unknown = set(protocols) - set(CLASSIFICATION_PROTOCOLS)
     if unknown:
         raise ValueError(
-            f"Unknown protocol(s) {sorted(unknown)}; choose from {sorted(CLASSIFICATION_PROTOCOLS)}."
+            f"Unknown protocol(s) {sorted(unknown)}; choose from "
+            f"{sorted(CLASSIFICATION_PROTOCOLS)}."
         )
     if fit:
         encoder.fit(X_train)

@@ -26,10 +26,13 @@ __all__ = [
     "RIDGE_ALPHAS",
     "calendar_features",
     "causal_encode",
+    "encode_windows",
     "evaluate_forecasting",
     "fit_ridge",
     "forecast_samples",
+    "last_step_embeddings",
     "load_ett",
+    "split_for_fit",
 ]
 
 RIDGE_ALPHAS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
@@ -200,38 +203,54 @@ def causal_encode(encoder, X, *, padding: int = 200, batch_size: int | None = No
     -------
     ndarray of shape (n_series, n_timestamps, n_features_out), float32
     """
-    return _encode_windows(encoder, X, padding, batch_size, mask_last=False)
+    return encode_windows(encoder, X, padding=padding, batch_size=batch_size)
 
 
-def _encode_windows(encoder, X, padding, batch_size, *, mask_last):
+def last_step_embeddings(encoder, windows: np.ndarray, batch_size=None) -> np.ndarray:
+    """Timestamp embedding of the last step of each window, shape (n_windows, D)."""
+    return encoder.encode(windows, level="timestamp", batch_size=batch_size)[:, -1]
+
+
+def encode_windows(encoder, X, *, padding: int = 200, batch_size=None,
+                   embed_last=last_step_embeddings) -> np.ndarray:
+    """Apply ``embed_last`` to the causal window ``[t - padding, t]`` of every timestamp.
+
+    Parameters
+    ----------
+    encoder : fitted sslts estimator
+    X : ndarray of shape (n_series, n_timestamps, n_channels)
+    padding : int, default=200
+        Past steps of each window; windows are NaN-padded before the series start.
+    batch_size : int, default=None
+        Passed to ``embed_last``.
+    embed_last : callable, default=last_step_embeddings
+        ``embed_last(encoder, windows, batch_size)`` maps windows of shape
+        ``(n_windows, padding + 1, n_channels)`` to ``(n_windows, D)``.
+
+    Returns
+    -------
+    ndarray of shape (n_series, n_timestamps, D), float32
+        NaN for windows without any observed value.
+    """
     X = np.asarray(X, dtype=np.float32)
     n, T, C = X.shape
     padded = np.concatenate([np.full((n, padding, C), np.nan, np.float32), X], axis=1)
     # (n, T, C, padding + 1) view: window t covers padded[t : t + padding + 1].
     windows = sliding_window_view(padded, padding + 1, axis=1)
     step = max(1, _WINDOWS_PER_CHUNK // n)
-    observed, outputs = [], []
+    observed, outputs, order = [], [], []
     for start in range(0, T, step):
         chunk = windows[:, start : start + step].transpose(0, 1, 3, 2).reshape(-1, padding + 1, C)
-        if mask_last:
-            chunk = chunk.copy()
-            chunk[:, -1] = np.nan
-        # A window with no observed value (e.g. the masked first step) has no embedding.
+        # A window without any observed value has no embedding.
         keep = ~np.isnan(chunk).all(axis=(1, 2))
         observed.append(keep)
+        # Chunks are series-major: remember each row's position in the (n, T) grid.
+        order.append((np.arange(n)[:, None] * T + np.arange(start, min(start + step, T))).ravel())
         if keep.any():
-            out = encoder.encode(chunk[keep], level="timestamp", batch_size=batch_size)
-            outputs.append(out[:, -1])
+            outputs.append(np.asarray(embed_last(encoder, chunk[keep], batch_size)))
     observed = np.concatenate(observed)
-    last = np.full((len(observed), outputs[0].shape[-1]), np.nan, np.float32)
-    last[observed] = np.concatenate(outputs)
-    # Chunks run over (series, time) in that order within each chunk: restore (n, T).
-    order = np.arange(n * T).reshape(n, T)
-    chunk_order = np.concatenate(
-        [order[:, s : s + step].ravel() for s in range(0, T, step)]
-    )
-    result = np.empty_like(last)
-    result[chunk_order] = last
+    result = np.full((n * T, outputs[0].shape[-1]), np.nan, np.float32)
+    result[np.concatenate(order)[observed]] = np.concatenate(outputs)
     return result.reshape(n, T, -1)
 
 
@@ -289,7 +308,8 @@ def fit_ridge(X_train, Y_train, X_valid, Y_valid, *, alphas=RIDGE_ALPHAS, max_sa
     best, best_score = None, np.inf
     for alpha in alphas:
         model = Ridge(alpha=alpha).fit(X_train, Y_train)
-        err = model.predict(X_valid) - Y_valid
+        # reshape: scikit-learn may return 1-D predictions for a single-column Y
+        err = model.predict(X_valid).reshape(Y_valid.shape) - Y_valid
         score = np.sqrt(np.mean(err**2)) + np.mean(np.abs(err))
         if score < best_score:
             best, best_score = model, score
@@ -303,8 +323,40 @@ def _subsample(X, Y, max_samples):
     return X, Y
 
 
+def split_for_fit(X: np.ndarray, window: int | None) -> np.ndarray:
+    """Cut long series into non-overlapping windows that become separate series.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_series, n_timestamps, n_channels)
+    window : int or None
+        Window length; None (or series shorter than two windows) returns ``X``.
+
+    Returns
+    -------
+    ndarray of shape (n_series * (n_timestamps // window), window, n_channels)
+        The trailing ``n_timestamps % window`` steps are dropped.
+
+    Examples
+    --------
+    >>> split_for_fit(np.arange(10.0).reshape(1, 10, 1), 4)[..., 0]
+    array([[0., 1., 2., 3.],
+           [4., 5., 6., 7.]])
+    """
+    if window is None or X.shape[1] < 2 * window:
+        return X
+    n = X.shape[1] // window
+    return X[:, : n * window].reshape(len(X) * n, window, X.shape[2])
+
+
 def evaluate_forecasting(
-    encoder, dataset: ForecastData, *, horizons=None, padding: int = 200, fit: bool = True
+    encoder,
+    dataset: ForecastData,
+    *,
+    horizons=None,
+    padding: int = 200,
+    fit: bool = True,
+    fit_window: int | None = None,
 ) -> dict:
     """Run TS2Vec's forecasting protocol.
 
@@ -320,6 +372,10 @@ def evaluate_forecasting(
         Causal window length minus one.
     fit : bool, default=True
         Fit ``encoder`` on the training split first.
+    fit_window : int, default=None
+        Fit on the training split cut into windows of this length
+        (:func:`split_for_fit`), for methods that learn from many short series;
+        None fits on the whole split (TS2Vec sections it itself).
 
     Returns
     -------
@@ -330,7 +386,7 @@ def evaluate_forecasting(
     data, k = dataset.data, dataset.n_covariates
     start = time.perf_counter()
     if fit:
-        encoder.fit(data[:, dataset.train])
+        encoder.fit(split_for_fit(data[:, dataset.train], fit_window))
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
     features = causal_encode(encoder, data, padding=padding)
@@ -353,7 +409,7 @@ def _evaluate_horizon(features, targets, dataset, horizon, padding) -> dict:
     }
     model = fit_ridge(*splits["train"], *splits["valid"])
     X_test, Y_test = splits["test"]
-    err = model.predict(X_test) - Y_test
+    err = model.predict(X_test).reshape(Y_test.shape) - Y_test
     return {
         "mse": float(np.mean(err**2)),
         "mae": float(np.mean(np.abs(err))),

@@ -8,6 +8,7 @@ from .contrastive import (
     temporal_contrastive_loss,
 )
 from .relation import (
+    RelationHead,
     inter_sample_pair_indices,
     inter_sample_relation_loss,
     intra_temporal_relation_loss,
@@ -21,6 +22,7 @@ __all__ = [
     "level_losses",
     "single_level_loss",
     "temporal_contrastive_loss",
+    "RelationHead",
     "inter_sample_pair_indices",
     "inter_sample_relation_loss",
     "intra_temporal_relation_loss",

@@ -2,16 +2,20 @@
 
 Similarities are raw dot products (no normalisation, no temperature), as in the
 paper.  Each loss builds one similarity matrix per group, masks its diagonal in
-place and takes a log-sum-exp; the positives are read off as row-wise dot products.
-This equals the official implementation's log-softmax over the off-diagonal
-entries without its lower/upper-triangular copies (see ``tests/test_losses.py``,
-which checks values and gradients against a literal re-statement of the formula).
+place and takes its row log-sum-exps with a hand-written backward (two matmuls, no
+elementwise pass over the matrix); the positives are read off as row-wise dot
+products.  This equals the official implementation's log-softmax over the
+off-diagonal entries without its lower/upper-triangular copies and its third
+matmul (``tests/test_losses.py`` checks values and gradients against a literal
+re-statement of that construction and against a Python-loop InfoNCE).  With
+``chunk_size`` the matrix is processed in row blocks, for long crops.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 __all__ = [
     "instance_contrastive_loss",
@@ -22,19 +26,98 @@ __all__ = [
 ]
 
 
-def _info_nce_same_group(z: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
+class _OffDiagonalLogSumExp(torch.autograd.Function):
+    """``lse[g, i] = logsumexp_{j != i} z[g, i] . z[g, j]`` with a hand-written backward.
+
+    Costs are what make TS2Vec's loss slow on long crops, so this avoids every pass
+    over the (N, N) similarity matrix that is not needed:
+
+    - forward: one matmul, a fused ``log_softmax`` and an in-place ``exp_`` that
+      turns it into the softmax ``P`` saved for the backward pass.  The normaliser
+      is read off one entry per row: ``lse_i = s_ij - log p_ij`` for any ``j != i``
+      (the partner row ``(i + N/2) mod N`` is used);
+    - backward: ``d lse_i / d z = sum_j p_ij z_j`` for the row vector and
+      ``sum_i g_i p_ij z_i`` for the column vectors, i.e.
+      ``grad = g * (P @ z) + P^T @ (g * z)``: two matmuls whose operands are scaled
+      on the cheap (N, D) side, with no (N, N) elementwise pass at all.
+
+    With ``chunk_size`` only the normalisers are saved and row blocks of the
+    similarity are recomputed in the backward pass: memory O(chunk_size * N) per
+    group instead of O(N**2), for one extra matmul.
+    """
+
+    @staticmethod
+    def forward(ctx, z, chunk_size):
+        N = z.shape[1]
+        ctx.chunk_size = chunk_size
+        ctx.chunked = chunk_size is not None and chunk_size < N
+        if ctx.chunked:
+            lse = torch.cat([
+                torch.logsumexp(_masked_rows(z, rows), dim=-1) for rows in _chunks(N, chunk_size)
+            ], dim=1)
+            ctx.save_for_backward(z, lse)
+            return lse
+        sim = torch.matmul(z, z.transpose(1, 2))  # (G, N, N)
+        sim.diagonal(dim1=1, dim2=2).fill_(float("-inf"))
+        rows = torch.arange(N, device=z.device)
+        partner = (rows + N // 2) % N
+        s_partner = sim[:, rows, partner]  # (G, N)
+        prob = torch.log_softmax(sim, dim=-1)
+        del sim
+        lse = s_partner - prob[:, rows, partner]
+        ctx.save_for_backward(z, prob.exp_())  # softmax over j != i (diagonal 0)
+        return lse
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_lse):
+        g = grad_lse.unsqueeze(-1)  # (G, N, 1)
+        if not ctx.chunked:
+            z, prob = ctx.saved_tensors
+            return g * torch.matmul(prob, z) + torch.matmul(prob.transpose(1, 2), g * z), None
+        z, lse = ctx.saved_tensors
+        grad = torch.zeros_like(z)
+        for rows in _chunks(z.shape[1], ctx.chunk_size):
+            prob = _masked_rows(z, rows).sub_(lse[:, rows, None]).exp_()  # (G, c, N)
+            grad[:, rows] += g[:, rows] * torch.matmul(prob, z)  # through the row vectors
+            grad += torch.matmul(prob.transpose(1, 2), g[:, rows] * z[:, rows])  # the columns
+        return grad, None
+
+
+def _at_least_float32(z: torch.Tensor) -> torch.Tensor:
+    """Upcast half-precision representations (autocast output) to float32."""
+    return z.float() if z.dtype in (torch.float16, torch.bfloat16) else z
+
+
+def _chunks(n: int, size: int) -> list[slice]:
+    return [slice(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+def _masked_rows(z: torch.Tensor, rows: slice) -> torch.Tensor:
+    """Similarities of rows ``rows`` with all rows, self-similarity -inf: (G, c, N)."""
+    sim = torch.matmul(z[:, rows], z.transpose(1, 2))
+    sim.diagonal(offset=rows.start, dim1=1, dim2=2).fill_(float("-inf"))
+    return sim
+
+
+def _info_nce_same_group(
+    z: torch.Tensor, positive: torch.Tensor, chunk_size: int | None = None
+) -> torch.Tensor:
     """Mean of ``logsumexp_{j != i} z_i.z_j - positive_i`` over rows of each group.
 
     z : (G, 2N, D) -- two views stacked along dim 1; positive : (G, N).
+    Run with autocast off: the log-sum-exp of raw dot products is not safe in
+    bfloat16, so callers pass float32 (or float64) tensors.
     """
-    sim = torch.matmul(z, z.transpose(1, 2))  # (G, 2N, 2N)
-    sim.diagonal(dim1=1, dim2=2).fill_(float("-inf"))
-    lse = torch.logsumexp(sim, dim=-1)  # (G, 2N)
+    with torch.autocast(z.device.type, enabled=False):
+        lse = _OffDiagonalLogSumExp.apply(z, chunk_size)  # (G, 2N)
     # Both rows of a positive pair share the same positive similarity.
     return lse.mean() - positive.mean()
 
 
-def instance_contrastive_loss(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+def instance_contrastive_loss(
+    z1: torch.Tensor, z2: torch.Tensor, chunk_size: int | None = None
+) -> torch.Tensor:
     """Instance-wise contrastive loss.
 
     For each timestamp, the positive of series ``i`` in one view is series ``i`` in
@@ -44,20 +127,25 @@ def instance_contrastive_loss(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tenso
     ----------
     z1, z2 : Tensor of shape (B, T, D)
         Representations of the overlapping timestamps in the two views.
+    chunk_size : int, default=None
+        Rows of the (2B, 2B) similarity matrices processed at once; None for all.
 
     Returns
     -------
     Tensor
-        Scalar loss; 0 when ``B == 1`` (no negatives).
+        Scalar loss (float32, or float64 for float64 input); 0 when ``B == 1`` (no negatives).
     """
     if z1.shape[0] == 1:
-        return z1.new_zeros(())
+        return z1.new_zeros((), dtype=torch.promote_types(z1.dtype, torch.float32))
+    z1, z2 = _at_least_float32(z1), _at_least_float32(z2)
     z = torch.cat([z1, z2], dim=0).transpose(0, 1)  # (T, 2B, D)
     positive = (z1 * z2).sum(-1).transpose(0, 1)  # (T, B)
-    return _info_nce_same_group(z, positive)
+    return _info_nce_same_group(z, positive, chunk_size)
 
 
-def temporal_contrastive_loss(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+def temporal_contrastive_loss(
+    z1: torch.Tensor, z2: torch.Tensor, chunk_size: int | None = None
+) -> torch.Tensor:
     """Temporal contrastive loss.
 
     For each series, the positive of timestamp ``t`` in one view is timestamp ``t``
@@ -66,17 +154,22 @@ def temporal_contrastive_loss(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tenso
     Parameters
     ----------
     z1, z2 : Tensor of shape (B, T, D)
+    chunk_size : int, default=None
+        Rows of the (2T, 2T) similarity matrices processed at once; None for all.
+        A chunked loss keeps O(B * chunk_size * T) floats instead of O(B * T**2)
+        (for long crops) and recomputes the row blocks in the backward pass.
 
     Returns
     -------
     Tensor
-        Scalar loss; 0 when ``T == 1``.
+        Scalar loss (float32, or float64 for float64 input); 0 when ``T == 1``.
     """
     if z1.shape[1] == 1:
-        return z1.new_zeros(())
+        return z1.new_zeros((), dtype=torch.promote_types(z1.dtype, torch.float32))
+    z1, z2 = _at_least_float32(z1), _at_least_float32(z2)
     z = torch.cat([z1, z2], dim=1)  # (B, 2T, D)
     positive = (z1 * z2).sum(-1)  # (B, T)
-    return _info_nce_same_group(z, positive)
+    return _info_nce_same_group(z, positive, chunk_size)
 
 
 def _pool(z: torch.Tensor) -> torch.Tensor:
@@ -86,7 +179,7 @@ def _pool(z: torch.Tensor) -> torch.Tensor:
 
 def level_losses(
     z1: torch.Tensor, z2: torch.Tensor, alpha: float = 0.5, temporal_unit: int = 0,
-    levels=None,
+    levels=None, chunk_size: int | None = None,
 ) -> list[torch.Tensor]:
     """Loss of every pooling level of the hierarchy.
 
@@ -103,6 +196,8 @@ def level_losses(
         Finest level that gets a temporal term.
     levels : container of int, default=None
         Levels to evaluate (others are skipped but still pooled through); all if None.
+    chunk_size : int, default=None
+        Passed to the instance and temporal losses (memory bound for long crops).
 
     Returns
     -------
@@ -114,9 +209,11 @@ def level_losses(
     while True:
         length = z1.shape[1]
         if levels is None or d in levels:
-            loss = alpha * instance_contrastive_loss(z1, z2) if alpha != 0 else z1.new_zeros(())
+            loss = z1.new_zeros((), dtype=torch.promote_types(z1.dtype, torch.float32))
+            if alpha != 0:
+                loss = alpha * instance_contrastive_loss(z1, z2, chunk_size)
             if length > 1 and d >= temporal_unit and alpha != 1:
-                loss = loss + (1 - alpha) * temporal_contrastive_loss(z1, z2)
+                loss = loss + (1 - alpha) * temporal_contrastive_loss(z1, z2, chunk_size)
             out.append(loss)
         else:
             out.append(None)
@@ -129,7 +226,8 @@ def level_losses(
 
 
 def hierarchical_contrastive_loss(
-    z1: torch.Tensor, z2: torch.Tensor, alpha: float = 0.5, temporal_unit: int = 0
+    z1: torch.Tensor, z2: torch.Tensor, alpha: float = 0.5, temporal_unit: int = 0,
+    chunk_size: int | None = None,
 ) -> torch.Tensor:
     """TS2Vec's hierarchical contrastive loss: the mean of :func:`level_losses`.
 
@@ -141,13 +239,16 @@ def hierarchical_contrastive_loss(
         Weight of the instance term (the temporal term gets ``1 - alpha``).
     temporal_unit : int, default=0
         Finest level that gets a temporal term.
+    chunk_size : int, default=None
+        Rows of each similarity matrix processed at once (None: all).  Same value
+        and gradient; bounds the loss memory to O(B * chunk_size * T) for long crops.
 
     Returns
     -------
     Tensor
-        Scalar loss.
+        Scalar loss (float32, or float64 for float64 input).
     """
-    losses = level_losses(z1, z2, alpha, temporal_unit)
+    losses = level_losses(z1, z2, alpha, temporal_unit, chunk_size=chunk_size)
     return torch.stack(losses).sum() / len(losses)
 
 

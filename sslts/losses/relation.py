@@ -11,11 +11,62 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
+    "RelationHead",
     "inter_sample_pair_indices",
     "temporal_distance_class",
     "inter_sample_relation_loss",
     "intra_temporal_relation_loss",
 ]
+
+
+class RelationHead(nn.Module):
+    """SelfTime's relation head on a pair: Linear -> BatchNorm -> LeakyReLU -> Linear.
+
+    The head reads the concatenation ``[f_a, f_b]`` of two features.  Its first
+    layer is split as ``W [f_a, f_b] = W_a f_a + W_b f_b``, so every feature is
+    projected once and the pairs only gather and add projections: with K = 16
+    views this is about 15 times fewer multiply-adds than projecting the 240 B
+    concatenated pairs, for the same result.
+
+    Parameters
+    ----------
+    in_features : int
+        Width D of one feature (the pair has 2 D).
+    n_outputs : int
+        1 for the inter-sample score, the number of classes for the intra head.
+    hidden : int, default=256
+        Hidden width.
+    """
+
+    def __init__(self, in_features: int, n_outputs: int, hidden: int = 256):
+        super().__init__()
+        self.hidden = nn.Linear(2 * in_features, hidden)
+        self.norm = nn.BatchNorm1d(hidden)
+        self.out = nn.Linear(hidden, n_outputs)
+
+    def forward(
+        self, features: torch.Tensor, left: torch.Tensor, right: torch.Tensor
+    ) -> torch.Tensor:
+        """Logits of the pairs ``(features[left], features[right])``.
+
+        Parameters
+        ----------
+        features : Tensor of shape (N, D)
+        left, right : LongTensor of shape (P,)
+
+        Returns
+        -------
+        Tensor of shape (P, n_outputs)
+        """
+        w_left, w_right = self.hidden.weight.chunk(2, dim=1)  # (H, D) each
+        # index_select's backward is an index_add, much faster on CPU than the
+        # accumulating index_put of advanced indexing.
+        h = (
+            (features @ w_left.T).index_select(0, left)
+            + (features @ w_right.T).index_select(0, right)
+            + self.hidden.bias
+        )
+        return self.out(F.leaky_relu(self.norm(h)))
 
 
 def inter_sample_pair_indices(
@@ -48,6 +99,12 @@ def inter_sample_pair_indices(
         the ``P * B`` positives come first.
     target : FloatTensor of shape (2 * P * B,)
         1 for positives, 0 for negatives.
+
+    Examples
+    --------
+    >>> left, right, target = inter_sample_pair_indices(2, 3)
+    >>> left.tolist(), right.tolist()
+    ([0, 1, 2, 0, 1, 2], [3, 4, 5, 5, 3, 4])
     """
     if n_views < 2 or batch_size < 2:
         raise ValueError(
@@ -85,6 +142,14 @@ def temporal_distance_class(
     -------
     LongTensor of shape (N,)
         Labels in ``[0, n_classes - 1]``.
+
+    Examples
+    --------
+    With T = 300 and 3 classes the buckets are 50 steps wide:
+
+    >>> d = torch.tensor([0, 49, 50, 120])
+    >>> temporal_distance_class(torch.zeros_like(d), d, 300, 3).tolist()
+    [0, 0, 1, 2]
     """
     distance = (start1 - start2).abs()
     # j * T <= 2 n |d| in integers: no rounding at the bucket edges.
@@ -100,8 +165,8 @@ def inter_sample_relation_loss(
 
     Parameters
     ----------
-    head : nn.Module
-        Maps (N, 2 D) pair features to (N, 1) logits.
+    head : RelationHead
+        With one output.
     features : Tensor of shape (n_views * B, D)
         View-major features (see :func:`inter_sample_pair_indices`).
     n_views : int
@@ -113,7 +178,7 @@ def inter_sample_relation_loss(
     left, right, target = inter_sample_pair_indices(
         n_views, features.shape[0] // n_views, features.device
     )
-    logits = head(torch.cat([features[left], features[right]], dim=1)).squeeze(1)
+    logits = head(features, left, right).squeeze(1)
     return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype))
 
 
@@ -127,8 +192,8 @@ def intra_temporal_relation_loss(
 
     Parameters
     ----------
-    head : nn.Module
-        Maps (N, 2 D) pair features to (N, n_classes) logits.
+    head : RelationHead
+        With ``n_classes`` outputs.
     anchor, reference : Tensor of shape (N, D)
         Features of the two pieces.
     labels : LongTensor of shape (N,)
@@ -138,4 +203,6 @@ def intra_temporal_relation_loss(
     -------
     Scalar tensor.
     """
-    return F.cross_entropy(head(torch.cat([anchor, reference], dim=1)), labels)
+    rows = torch.arange(len(anchor), device=anchor.device)
+    logits = head(torch.cat([anchor, reference]), rows, rows + len(anchor))
+    return F.cross_entropy(logits, labels)

@@ -41,7 +41,7 @@ class IARSTransformer(TS2VecTransformer):
         optimiser step (the official code).
     output_dims, hidden_dims, depth, alpha, temporal_unit, max_train_length, \
 mask_p, dropout, n_epochs, n_iters, batch_size, lr, weight_decay, level, device, \
-random_state, verbose, warm_start, n_iter_no_change, tol
+random_state, verbose, warm_start, n_iter_no_change, tol, precision, compile
         As in :class:`TS2VecTransformer`, with the same defaults.
 
     Attributes
@@ -162,6 +162,8 @@ n_iter_, n_epochs_, fit_time_
         warm_start=False,
         n_iter_no_change=None,
         tol=1e-4,
+        precision="float32",
+        compile=False,
     ):
         super().__init__(
             output_dims=output_dims, hidden_dims=hidden_dims, depth=depth, alpha=alpha,
@@ -169,7 +171,7 @@ n_iter_, n_epochs_, fit_time_
             dropout=dropout, n_epochs=n_epochs, n_iters=n_iters, batch_size=batch_size,
             lr=lr, weight_decay=weight_decay, level=level, device=device,
             random_state=random_state, verbose=verbose, warm_start=warm_start,
-            n_iter_no_change=n_iter_no_change, tol=tol,
+            n_iter_no_change=n_iter_no_change, tol=tol, precision=precision, compile=compile,
         )
         self.backbone = backbone
         self.selection = selection
@@ -191,14 +193,16 @@ n_iter_, n_epochs_, fit_time_
         self.resolution_losses_ = torch.empty(0, self.n_levels_, dtype=torch.float64)
 
     def _prepare_training_data(self, X):
-        n_iters = self._budget(X)[1]
-        X = super()._prepare_training_data(X)
-        # The base loop drops the last incomplete batch of every epoch.
-        self._steps_per_epoch = len(X) // min(self.batch_size, len(X))
-        self._last_iter = None if n_iters is None else self.n_iter_ + n_iters
-        self._period_step = 0
+        self._period_step = 0  # every fit starts a new selection period
         self._period_row = None
-        return X
+        return super()._prepare_training_data(X)
+
+    def _run_epoch(self, loop):
+        # The scorer measures on the last step of the epoch, or of the budget.
+        self._steps_per_epoch = loop.steps
+        left = None if loop.n_iters is None else loop.n_iters - loop.iters_done
+        self._last_iter = None if left is None else self.n_iter_ + left
+        return super()._run_epoch(loop)
 
     @torch.no_grad()
     def _update_average(self):
@@ -212,7 +216,7 @@ n_iter_, n_epochs_, fit_time_
     # -- training -----------------------------------------------------------
     def _training_step(self, module, batch, rng):
         if self._period_step == 0:
-            self._current_level = self._draw_level(rng)
+            self._current_level = self._draw_level(self._level_generator(rng))
             self.resolution_history_.append(self._current_level)
         out1, out2 = self._encode_views(module, batch, rng)
         # A crop shorter than 2**r' trains its coarsest level (length 1).
@@ -259,12 +263,22 @@ n_iter_, n_epochs_, fit_time_
         self._period_step = 0
         self._period_row = None
 
-    def _draw_level(self, rng) -> int:
+    def _level_generator(self, rng) -> np.random.Generator:
+        """Generator of this period's draw, from the fit's seed and the period index.
+
+        It consumes nothing from ``rng``, so the crops, masks and dropout are exactly
+        those TS2VecTransformer draws with the same ``random_state``, and a fit
+        resumed from a checkpoint redraws the same levels.
+        """
+        entropy = rng.numpy.bit_generator.seed_seq.entropy
+        return np.random.default_rng([entropy, len(self.resolution_history_)])
+
+    def _draw_level(self, rng: np.random.Generator) -> int:
         n = self.n_levels_
         if self.selection == "uniform":
-            return int(rng.numpy.integers(n))
+            return int(rng.integers(n))
         probs = selection_probabilities(self.resolution_losses_.numpy())
-        return int(rng.numpy.choice(n, p=probs))
+        return int(rng.choice(n, p=probs))
 
     # -- inspection -----------------------------------------------------------
     def plot_resolutions(self, axes=None):

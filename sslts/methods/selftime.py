@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval, StrOptions
-from torch import nn
 
 from ..augment import _take_per_row, apply_with_probability, magnitude_warp, time_warp
 from ..base import BaseSSLTransformer
 from ..encoders import SimConv4
 from ..encoders.simconv import SIMCONV4_MIN_LENGTH
 from ..losses import (
+    RelationHead,
     inter_sample_relation_loss,
     intra_temporal_relation_loss,
     temporal_distance_class,
 )
 
 __all__ = ["SelfTimeTransformer"]
-
-_HEAD_WIDTH = 256
 
 
 class SelfTimeTransformer(BaseSSLTransformer):
@@ -135,8 +134,9 @@ class SelfTimeTransformer(BaseSSLTransformer):
 
     Missing values (NaN) are set to 0, as in the official code; series shorter than
     the training array (NaN-padded) are therefore zero-padded.  Series need at least
-    16 steps (four stride-2 blocks), and with the intra task, pieces of at least 16
-    steps shorter than the series; otherwise ``fit`` raises ``ValueError``.
+    16 steps (four stride-2 blocks) and, for training with the intra task, enough
+    steps for pieces of 16 (``ceil(16 / piece_size)`` or so); shorter input raises a
+    ``ValueError`` that names the minimum.
 
     References
     ----------
@@ -210,12 +210,13 @@ class SelfTimeTransformer(BaseSSLTransformer):
         return self.mode in ("selftime", task)
 
     def _build_module(self, n_channels):
-        net = nn.Module()
+        net = torch.nn.Module()
         net.encoder = SimConv4(n_channels, self.output_dims)
-        pair_width = 2 * self.output_dims
-        net.inter_head = _relation_head(pair_width, 1) if self._uses("inter") else None
+        net.inter_head = RelationHead(self.output_dims, 1) if self._uses("inter") else None
         net.intra_head = (
-            _relation_head(pair_width, self.n_temporal_classes) if self._uses("intra") else None
+            RelationHead(self.output_dims, self.n_temporal_classes)
+            if self._uses("intra")
+            else None
         )
         return net
 
@@ -225,21 +226,20 @@ class SelfTimeTransformer(BaseSSLTransformer):
     def _default_budget(self, X):
         return 400, None
 
+    def _min_length(self, training):
+        if not (training and self._uses("intra")):
+            return SIMCONV4_MIN_LENGTH
+        # Shortest series whose pieces, floor(piece_size * T) steps, reach 16 steps.
+        T = max(SIMCONV4_MIN_LENGTH, math.ceil(SIMCONV4_MIN_LENGTH / self.piece_size) - 1)
+        while self._piece_length(T) < SIMCONV4_MIN_LENGTH:
+            T += 1
+        return T
+
     def _prepare_training_data(self, X):
-        n, T = X.shape[:2]
-        if n < 2 and self._uses("inter"):
-            raise ValueError("SelfTimeTransformer needs at least 2 training series.")
-        if T < SIMCONV4_MIN_LENGTH:
+        if len(X) < 2 and self._uses("inter"):
             raise ValueError(
-                f"SelfTimeTransformer needs series of at least {SIMCONV4_MIN_LENGTH} steps, "
-                f"got {T}."
-            )
-        piece = self._piece_length(T)
-        if self._uses("intra") and not SIMCONV4_MIN_LENGTH <= piece < T:
-            raise ValueError(
-                f"piece_size={self.piece_size} gives pieces of {piece} steps on series of "
-                f"{T}; pieces need at least {SIMCONV4_MIN_LENGTH} steps and fewer than the "
-                "series. Raise piece_size, or use mode='inter'."
+                "SelfTimeTransformer needs at least 2 training series (the inter-sample "
+                "task pairs different series); use mode='intra' for a single series."
             )
         return np.nan_to_num(X, nan=0.0)  # the official loader's NaN handling
 
@@ -280,12 +280,3 @@ class SelfTimeTransformer(BaseSSLTransformer):
         up = F.interpolate(fmap, size=batch.shape[1], mode="linear", align_corners=False)
         return up.transpose(1, 2)
 
-
-def _relation_head(in_features: int, n_outputs: int) -> nn.Sequential:
-    """SelfTime's relation head: Linear -> BatchNorm -> LeakyReLU -> Linear (logits)."""
-    return nn.Sequential(
-        nn.Linear(in_features, _HEAD_WIDTH),
-        nn.BatchNorm1d(_HEAD_WIDTH),
-        nn.LeakyReLU(),
-        nn.Linear(_HEAD_WIDTH, n_outputs),
-    )

@@ -6,7 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..augment import binomial_mask, sample_overlapping_crops
 from ..base import BaseSSLTransformer
@@ -73,6 +73,14 @@ class TS2VecTransformer(BaseSSLTransformer):
         Early stopping patience in epochs (None disables it).
     tol : float, default=1e-4
         Minimum loss improvement for early stopping.
+    precision : {"float32", "tf32", "bf16"}, default="float32"
+        Arithmetic of the encoder in ``fit`` and ``transform``.  ``"tf32"`` lets CUDA
+        matmuls/convolutions use TF32 tensor cores; ``"bf16"`` runs the encoder under
+        bfloat16 autocast (CUDA or CPU).  The loss always runs in float32.  See
+        ``docs/performance.md``.
+    compile : bool, default=False
+        Compile the encoder with ``torch.compile`` (first steps are slower while it
+        compiles).
 
     Attributes
     ----------
@@ -144,6 +152,8 @@ class TS2VecTransformer(BaseSSLTransformer):
         "mask_p": [Interval(Real, 0, 1, closed="right")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "precision": [StrOptions({"float32", "tf32", "bf16"})],
+        "compile": ["boolean"],
     }
     _average_weights = True
 
@@ -170,6 +180,8 @@ class TS2VecTransformer(BaseSSLTransformer):
         warm_start=False,
         n_iter_no_change=None,
         tol=1e-4,
+        precision="float32",
+        compile=False,
     ):
         self.output_dims = output_dims
         self.hidden_dims = hidden_dims
@@ -191,6 +203,8 @@ class TS2VecTransformer(BaseSSLTransformer):
         self.warm_start = warm_start
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.precision = precision
+        self.compile = compile
 
     # -- the method -------------------------------------------------------
     def _build_module(self, n_channels):

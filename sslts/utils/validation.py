@@ -152,6 +152,8 @@ def check_time_series(
         Non-numeric input (strings, objects) or sparse matrices.
     """
     name = type(estimator).__name__ if estimator is not None else "sslts"
+    if isinstance(X, (list, tuple)) and len(X) == 0:
+        raise ValueError(f"Found an empty list of series (0 sample(s)); {name} needs at least one.")
     if _is_ragged_list(X):
         X = pad_series_list(X)
     elif isinstance(X, (list, tuple)) and len(X) > 0 and np.ndim(X[0]) == 0:

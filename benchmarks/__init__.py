@@ -1,0 +1,1 @@
+"""Benchmark scripts of sslts; ``python -m benchmarks.run`` is the reproducible suite."""

@@ -1,0 +1,135 @@
+"""IARS vs TS2Vec: fit time and accuracy, side by side in one process.
+
+Both estimators get the same data, the same encoder (TS2Vec's dilated CNN, default
+size), the same iteration budget and the same ``random_state``; with it they draw
+identical crops, masks and dropout, so the only difference is the loss (TS2Vec's full
+hierarchy vs IARS's one sampled level per epoch).  Protocol: official splits,
+``ts2vec_normalise``, instance embeddings, ``fit_svm`` (RBF SVM, grid-searched C or
+C = inf on small sets).  The CPU budget is small, so the iteration budget is reduced
+(the same for both methods) and FordA's training set is subsampled (stratified).
+
+Usage::
+
+    flock /tmp/sslts_cpu.lock python benchmarks/iars_vs_ts2vec.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import platform
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+
+from sslts import IARSTransformer, TS2VecTransformer, load_dataset
+from sslts.evaluation import fit_svm, ts2vec_normalise
+
+DATASETS = ["Car", "Mallat", "InsectWingbeatSound", "Handwriting", "FordA", "StandWalkJump"]
+# Per-dataset iteration budget (shared by both methods); the longest set gets fewer.
+N_ITERS = {"StandWalkJump": 40}
+SUBSAMPLE_TRAIN = {"FordA": 400}
+
+
+def load(name: str, data_home: str, seed: int):
+    X_train, y_train, X_test, y_test = load_dataset(name, data_home=data_home)
+    X_train, X_test = ts2vec_normalise(name, X_train, X_test)
+    if name in SUBSAMPLE_TRAIN:
+        X_train, _, y_train, _ = train_test_split(
+            X_train, y_train, train_size=SUBSAMPLE_TRAIN[name], random_state=seed,
+            stratify=y_train,
+        )
+    return X_train, y_train, X_test, y_test
+
+
+def evaluate(est, X_train, y_train, X_test, y_test) -> dict:
+    est.fit(X_train)
+    F_train, F_test = est.transform(X_train), est.transform(X_test)
+    acc = float(np.mean(fit_svm(F_train, y_train).predict(F_test) == y_test))
+    return {"fit_s": est.fit_time_, "acc": acc, "epochs": est.n_epochs_}
+
+
+def run_one(name: str, data_home: str, seed: int, n_iters: int) -> dict:
+    X_train, y_train, X_test, y_test = load(name, data_home, seed)
+    n_iters = N_ITERS.get(name, n_iters)
+    common = dict(n_iters=n_iters, random_state=seed, device="cpu")
+    ts2vec = evaluate(TS2VecTransformer(**common), X_train, y_train, X_test, y_test)
+    iars_est = IARSTransformer(**common)
+    iars = evaluate(iars_est, X_train, y_train, X_test, y_test)
+    return {
+        "dataset": name, "shape": "x".join(map(str, X_train.shape)), "n_iters": n_iters,
+        "epochs": iars["epochs"], "ts2vec_fit_s": round(ts2vec["fit_s"], 2),
+        "iars_fit_s": round(iars["fit_s"], 2), "ratio": round(iars["fit_s"] / ts2vec["fit_s"], 3),
+        "ts2vec_acc": round(ts2vec["acc"], 4), "iars_acc": round(iars["acc"], 4),
+        "levels": " ".join(map(str, iars_est.resolution_history_)),
+    }
+
+
+def warm_up(args) -> None:
+    """One short fit of each method, so one-time start-up costs stay out of the timings."""
+    X = load(args.datasets[0], args.data_home, args.seed)[0][:16]
+    for cls in (TS2VecTransformer, IARSTransformer):
+        cls(n_iters=2, random_state=args.seed, device="cpu").fit(X)
+
+
+def header(args) -> list[str]:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=Path(__file__).parent).stdout.strip()
+    return [
+        "# IARS vs TS2Vec: fit time and SVM accuracy (same process, same crops)",
+        "",
+        f"commit {commit}, torch {torch.__version__}, device cpu ({platform.machine()}),"
+        f" {torch.get_num_threads()} CPU threads, seed {args.seed}, run under "
+        "`flock /tmp/sslts_cpu.lock`.",
+        "",
+        f"Budget: {args.n_iters} iterations for both methods "
+        f"(overrides: {N_ITERS}); batch 8, TS2Vec's default encoder (depth 10, 64 hidden, "
+        "320 outputs, max_train_length 3000) for both; IARS with `selection='paper'`, "
+        "`selection_frequency='epoch'`. Training set subsampled (stratified): "
+        f"{SUBSAMPLE_TRAIN}; test sets complete. `epochs` = IARS selection periods; "
+        "`levels` = IARS's sampled level per epoch.",
+        "",
+    ]
+
+
+def write(rows: list[dict], args) -> None:
+    out = Path(args.out)
+    with open(out / "iars_vs_ts2vec.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    cols = list(rows[0])
+    lines = header(args) + ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+    mean = {k: np.mean([r[k] for r in rows]) for k in ("ratio", "ts2vec_acc", "iars_acc")}
+    lines += [
+        "",
+        f"Mean over {len(rows)} datasets: fit-time ratio IARS/TS2Vec **{mean['ratio']:.3f}**; "
+        f"accuracy TS2Vec {mean['ts2vec_acc']:.4f}, IARS {mean['iars_acc']:.4f} "
+        f"(difference {100 * (mean['iars_acc'] - mean['ts2vec_acc']):+.2f} points).",
+    ]
+    (out / "iars_vs_ts2vec.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-home", default=str(Path(__file__).parents[2] / "shared/data"))
+    parser.add_argument("--datasets", nargs="+", default=DATASETS)
+    parser.add_argument("--n-iters", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    args = parser.parse_args()
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    warm_up(args)
+    rows = []
+    for name in args.datasets:
+        rows.append(run_one(name, args.data_home, args.seed, args.n_iters))
+        print(rows[-1], flush=True)
+        write(rows, args)  # partial results survive an interrupted run
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""Speed and memory of sslts against a path with the official TS2Vec's costs.
+
+Everything is measured in one run on one machine, side by side:
+
+1. ``loss``: TS2Vec's hierarchical loss, forward + backward, B=8, D=320, at crop
+   lengths 1000 and 3000 -- sslts (one chunk or row chunks of 256) vs the official
+   tril/triu construction (``_reference_ts2vec.reference_hierarchical_loss``).
+2. ``fit``: a whole default TS2Vec fit (200 iterations) on GunPoint and ECG200, fast
+   vs reference path, and the test accuracy of both with the SVM protocol; the
+   other sslts methods with a short budget (fast path only, no reference exists).
+3. ``transform``: series per second, fast (automatic batch) vs reference (batch 8).
+4. ``length`` / ``n_series``: fit time as the series length (100 -> 3000, windows of
+   ETTh1, 6 steps) and the number of series (ECG5000, one epoch) grow.
+5. ``stream``: peak resident memory of ``transform`` on 10,000 and 100,000 series of
+   1,000 steps (tiny model, fresh process each), input and output excluded.
+
+Usage (2 shared cores: take the lock)::
+
+    flock /tmp/sslts_cpu.lock python benchmarks/speed.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import subprocess
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from _reference_ts2vec import (
+    ReferenceTS2Vec,
+    _check_reference_matches_formula,
+    reference_hierarchical_loss,
+)
+
+from sslts import TS2VecTransformer, load_dataset
+from sslts._registry import all_estimators
+from sslts.evaluation import fit_svm, ts2vec_normalise
+from sslts.losses import hierarchical_contrastive_loss
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SEED = 0
+
+
+def peak_rss_reset() -> None:
+    """Reset the kernel's peak-RSS counter (VmHWM) of this process."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def rss_mb(field: str = "VmHWM") -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(field)
+
+
+def measure(fn, repeats: int = 1) -> tuple[float, float]:
+    """(best seconds of ``repeats`` calls, peak RSS above the start in MB)."""
+    base = rss_mb("VmRSS")
+    peak_rss_reset()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times), rss_mb() - base
+
+
+def bench_loss(rows: list, lengths=(1000, 3000)) -> None:
+    gen = torch.Generator().manual_seed(SEED)
+    for T in lengths:
+        z1, z2 = (0.1 * torch.randn(8, T, 320, generator=gen) for _ in range(2))
+        z1.requires_grad_(), z2.requires_grad_()
+        paths = {
+            "sslts": partial(hierarchical_contrastive_loss, z1, z2),
+            "sslts chunk=256": partial(hierarchical_contrastive_loss, z1, z2, chunk_size=256),
+            "reference": partial(reference_hierarchical_loss, z1, z2),
+        }
+        for name, loss_fn in paths.items():
+            if T <= 1000:
+                loss_fn().backward()  # warm-up; the long case is timed once
+            seconds, mem = measure(lambda f=loss_fn: f().backward(), repeats=3 if T <= 1000 else 1)
+            rows.append(dict(section="loss", case=f"T={T}", path=name, seconds=seconds,
+                             peak_mb=mem))
+            print(rows[-1], flush=True)
+
+
+def _svm_accuracy(enc, X_train, y_train, X_test, y_test) -> float:
+    clf = fit_svm(enc.transform(X_train), y_train)
+    return float(np.mean(clf.predict(enc.transform(X_test)) == y_test))
+
+
+def bench_fit(rows: list, datasets=("GunPoint", "ECG200"), seeds=(0, 1)) -> None:
+    for name in datasets:
+        X_train, y_train, X_test, y_test = load_dataset(name, data_home=DATA)
+        X_train, X_test = ts2vec_normalise(name, X_train, X_test)
+        for seed in seeds:
+            for path, cls in (("sslts", TS2VecTransformer), ("reference", ReferenceTS2Vec)):
+                enc = cls(random_state=seed, device="cpu")
+                seconds, mem = measure(partial(enc.fit, X_train))
+                acc = _svm_accuracy(enc, X_train, y_train, X_test, y_test)
+                rows.append(dict(section="fit", case=f"{name} seed={seed}", path=path,
+                                 seconds=seconds, peak_mb=mem, accuracy=acc))
+                print(rows[-1], flush=True)
+
+
+def bench_other_methods(rows: list, n_iters: int = 20) -> None:
+    X_train, y_train, X_test, y_test = load_dataset("GunPoint", data_home=DATA)
+    for cls in all_estimators():
+        if cls in (TS2VecTransformer, ReferenceTS2Vec):
+            continue
+        enc = cls(n_iters=n_iters, random_state=SEED, device="cpu")
+        try:
+            seconds, mem = measure(lambda e=enc: e.fit(X_train))
+        except Exception as exc:  # a method under development must not stop the run
+            print(f"{cls.__name__} failed: {exc!r}", flush=True)
+            continue
+        rows.append(dict(section="fit", case=f"GunPoint n_iters={n_iters}",
+                         path=f"{cls.__name__} (sslts)", seconds=seconds, peak_mb=mem,
+                         accuracy=_svm_accuracy(enc, X_train, y_train, X_test, y_test)))
+        print(rows[-1], flush=True)
+
+
+def bench_transform(rows: list) -> None:
+    X_train, _, X_test, _ = load_dataset("GunPoint", data_home=DATA)
+    X = np.tile(X_test, (10, 1, 1))  # 1500 series of 150 steps
+    for path, cls in (("sslts", TS2VecTransformer), ("reference", ReferenceTS2Vec)):
+        enc = cls(n_iters=1, random_state=SEED, device="cpu").fit(X_train)
+        enc.transform(X[:64])  # warm-up
+        seconds, mem = measure(lambda e=enc: e.transform(X), repeats=2)
+        rows.append(dict(section="transform", case=f"GunPoint test x10 {X.shape}", path=path,
+                         seconds=seconds, peak_mb=mem, series_per_s=len(X) / seconds))
+        print(rows[-1], flush=True)
+
+
+def _ett_windows(length: int, n: int) -> np.ndarray:
+    """``n`` consecutive univariate windows of ETTh1 (its 7 channels laid end to end)."""
+    values = pd.read_csv(DATA / "forecast" / "ETTh1.csv").iloc[:, 1:].to_numpy(np.float32)
+    flat = (values - values.mean(0)) / values.std(0)
+    flat = flat.T.reshape(-1)
+    return flat[: n * length].reshape(n, length)
+
+
+def bench_scaling(rows: list, lengths=(100, 300, 1000, 3000), sizes=(250, 1000, 2000)) -> None:
+    paths = (("sslts", TS2VecTransformer), ("reference", ReferenceTS2Vec))
+    for T in lengths:
+        X = _ett_windows(T, 16)
+        for path, cls in paths:
+            enc = cls(n_iters=6, random_state=SEED, device="cpu")
+            seconds, mem = measure(lambda e=enc, X=X: e.fit(X))
+            rows.append(dict(section="length", case=f"T={T} n=16 6 iters", path=path,
+                             seconds=seconds, peak_mb=mem))
+            print(rows[-1], flush=True)
+    X_a, _, X_b, _ = load_dataset("ECG5000", data_home=DATA)
+    X_all = np.concatenate([X_a, X_b])
+    for n in sizes:
+        for path, cls in paths:
+            enc = cls(n_epochs=1, random_state=SEED, device="cpu")
+            seconds, mem = measure(lambda e=enc, n=n: e.fit(X_all[:n]))
+            rows.append(dict(section="n_series", case=f"ECG5000 n={n} T=140 1 epoch",
+                             path=path, seconds=seconds, peak_mb=mem))
+            print(rows[-1], flush=True)
+
+
+def stream_child(n: int) -> None:
+    """Run in a fresh process: peak RSS of transform on n x 1000, minus input/output."""
+    X_fit = _ett_windows(1000, 16)
+    enc = TS2VecTransformer(output_dims=8, hidden_dims=8, depth=1, n_iters=2,
+                            random_state=SEED, device="cpu").fit(X_fit)
+    rng = np.random.default_rng(SEED)
+    X = np.tile(X_fit, (n // 16 + 1, 1))[:n] + rng.normal(scale=0.01, size=(1, 1000))
+    X = X.astype(np.float32)
+    seconds, above = measure(lambda: enc.transform(X))
+    out_mb = n * 8 * 4 / 2**20
+    print(json.dumps(dict(section="stream", case=f"n={n} T=1000", path="sslts",
+                          seconds=seconds, input_mb=X.nbytes / 2**20, output_mb=out_mb,
+                          peak_mb=above - out_mb, series_per_s=n / seconds)))
+
+
+def bench_stream(rows: list, sizes=(10_000, 100_000)) -> None:
+    for n in sizes:
+        out = subprocess.run([sys.executable, __file__, "--stream-child", str(n)],
+                             capture_output=True, text=True, check=True)
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(rows[-1], flush=True)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, str):
+        return value
+    return "" if pd.isna(value) else f"{value:.3g}"
+
+
+def header() -> list[str]:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=Path(__file__).parent).stdout.strip()
+    return [
+        f"commit {commit} (+ working tree), torch {torch.__version__}, device cpu "
+        f"({platform.processor() or platform.machine()}), {torch.get_num_threads()} threads, "
+        f"seed {SEED}; run under `flock /tmp/sslts_cpu.lock` on a shared 2-core machine.",
+        "",
+    ]
+
+
+def ratio_table(rows: list, section: str) -> list[str]:
+    """One row per (case, path) with a speed-up column: reference / this path."""
+    df = pd.DataFrame([r for r in rows if r["section"] == section])
+    if df.empty:
+        return []
+    ref = df[df["path"] == "reference"].set_index("case")["seconds"]
+    df["speed-up vs reference"] = df["case"].map(ref) / df["seconds"]
+    keep = ["case", "path", "seconds", "speed-up vs reference", "peak_mb", "accuracy",
+            "series_per_s", "input_mb", "output_mb"]
+    df = df[[c for c in keep if c in df]].dropna(axis=1, how="all")
+    return [f"### {section}", ""] + markdown(df.set_index("case")) + [""]
+
+
+def markdown(df: pd.DataFrame) -> list[str]:
+    """A DataFrame as markdown table lines, numbers to 3 significant digits."""
+    cells = [[str(i)] + [_fmt(v) for v in row]
+             for i, row in zip(df.index, df.to_numpy())]
+    head = [df.index.name or ""] + [str(c) for c in df.columns]
+    return ["| " + " | ".join(r) + " |" for r in [head, ["---"] * len(head)] + cells]
+
+
+def write_results(rows: list, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    with open(out / "speed.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = ["# sslts speed benchmark (`benchmarks/speed.py`)", ""] + header()
+    for section in ("loss", "fit", "transform", "length", "n_series", "stream"):
+        lines += ratio_table(rows, section)
+    (out / "speed.md").write_text("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--sections", nargs="+",
+                        default=["loss", "fit", "transform", "scaling", "stream"])
+    parser.add_argument("--stream-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stream_child:
+        return stream_child(args.stream_child)
+    _check_reference_matches_formula()
+    rows: list[dict] = []
+    benches = {"loss": [bench_loss], "fit": [bench_fit, bench_other_methods],
+               "transform": [bench_transform], "scaling": [bench_scaling],
+               "stream": [bench_stream]}
+    for section in args.sections:
+        for bench in benches[section]:
+            bench(rows)
+            write_results(rows, Path(args.out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Opt-in accelerators read by the base class: reduced precision and ``torch.compile``.
+
+Estimators that expose the parameters ``precision`` ("float32", "tf32", "bf16") and
+``compile`` (bool) get them; the base class reads them with ``getattr`` so that
+estimators without them keep the float32 eager default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import torch
+
+__all__ = ["PRECISIONS", "precision_context", "maybe_compile"]
+
+PRECISIONS = ("float32", "tf32", "bf16")
+
+
+@contextlib.contextmanager
+def precision_context(precision: str, device: torch.device):
+    """Run the enclosed forward passes at ``precision`` on ``device``.
+
+    - ``"float32"``: nothing changes (TF32 stays as the process configured it);
+    - ``"tf32"``: CUDA matmuls and convolutions may use TF32 tensor cores (float32
+      storage, ~10-bit mantissa products); the previous flags are restored on exit.
+      No effect on other devices (a warning says so);
+    - ``"bf16"``: ``torch.autocast`` to bfloat16.  Losses that are unsafe in
+      bfloat16 (TS2Vec's log-sum-exp) turn autocast off and run in float32.
+
+    Parameters
+    ----------
+    precision : {"float32", "tf32", "bf16"}
+    device : torch.device
+    """
+    if precision == "bf16":
+        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise ValueError(
+                f"precision='bf16' needs a GPU with bfloat16 support; {device} has none. "
+                "Use precision='tf32' or 'float32'."
+            )
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            yield
+    elif precision == "tf32" and device.type == "cuda":
+        flags = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        try:
+            yield
+        finally:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
+    else:
+        if precision == "tf32":
+            warnings.warn(
+                f"precision='tf32' only affects CUDA devices; computing in float32 on {device}.",
+                UserWarning,
+                stacklevel=3,
+            )
+        yield
+
+
+def maybe_compile(module: torch.nn.Module, enabled: bool) -> torch.nn.Module:
+    """``torch.compile(module, dynamic=True)`` when ``enabled``, else ``module``.
+
+    ``dynamic=True`` because crop lengths change at every step; the compiled wrapper
+    shares the module's parameters, and compiled code is cached by torch across
+    calls, so wrapping again each epoch costs nothing after the first compilation.
+    """
+    return torch.compile(module, dynamic=True) if enabled else module

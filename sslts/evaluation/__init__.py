@@ -1,0 +1,77 @@
+"""Evaluation protocols of the papers and distance baselines, applied to sslts embeddings.
+
+- Classification (:mod:`.classification`): TS2Vec's RBF-SVM protocol, k-NN, linear
+  SVM and logistic-regression probes on instance embeddings.
+- Forecasting (:mod:`.forecasting`): TS2Vec's ETT protocol, ridge regression on
+  causal timestamp embeddings.
+- Anomaly detection (:mod:`.anomaly`): TS2Vec's masked-vs-unmasked representation
+  error with point-adjusted F1.
+- Baselines (:mod:`.baselines`): 1-NN-ED, 1-NN-DTW-D and 1-NN-DTW-I.
+"""
+
+from .anomaly import (
+    AnomalySeries,
+    adjusted_errors,
+    evaluate_anomaly_detection,
+    load_ucr_anomaly,
+    mask_last_embeddings,
+    masked_errors,
+    point_adjust,
+    point_adjusted_scores,
+    suppress_nearby,
+)
+from .baselines import NearestNeighborBaseline, pairwise_distances
+from .classification import (
+    CLASSIFICATION_PROTOCOLS,
+    UCR_NOT_NORMALISED,
+    evaluate_classification,
+    fit_knn,
+    fit_linear_svm,
+    fit_logistic,
+    fit_svm,
+    ts2vec_normalise,
+)
+from .forecasting import (
+    RIDGE_ALPHAS,
+    ForecastData,
+    calendar_features,
+    causal_encode,
+    encode_windows,
+    evaluate_forecasting,
+    fit_ridge,
+    forecast_samples,
+    load_ett,
+    split_for_fit,
+)
+
+__all__ = [
+    "AnomalySeries",
+    "CLASSIFICATION_PROTOCOLS",
+    "ForecastData",
+    "NearestNeighborBaseline",
+    "RIDGE_ALPHAS",
+    "UCR_NOT_NORMALISED",
+    "adjusted_errors",
+    "calendar_features",
+    "causal_encode",
+    "encode_windows",
+    "evaluate_anomaly_detection",
+    "evaluate_classification",
+    "evaluate_forecasting",
+    "fit_knn",
+    "fit_linear_svm",
+    "fit_logistic",
+    "fit_ridge",
+    "fit_svm",
+    "forecast_samples",
+    "load_ett",
+    "load_ucr_anomaly",
+    "mask_last_embeddings",
+    "masked_errors",
+    "pairwise_distances",
+    "point_adjust",
+    "point_adjusted_scores",
+    "split_for_fit",
+    "suppress_nearby",
+    "ts2vec_normalise",
+]
