@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_reference", "paper_value", "render_markdown", "write_outputs"]
+__all__ = ["load_reference", "merge_previous", "paper_value", "read_rows", "render_markdown",
+           "write_outputs"]
 
 CSV_FIELDS = [
     "task", "method", "dataset", "setting", "metric", "value", "paper", "paper_source",
@@ -73,6 +74,21 @@ def write_outputs(rows: list[dict], meta: dict, out: Path, reference_dir: Path):
     return paths
 
 
+def merge_previous(rows: list[dict], meta: dict, out: Path):
+    """Previous results in ``out`` with this run's jobs replaced or added.
+
+    Returns the merged rows and the previous metadata with this run recorded under
+    ``"appended"``.
+    """
+    previous = read_rows(out / "benchmark_suite.csv")
+    old_meta = json.loads((out / "benchmark_suite.json").read_text(encoding="utf-8"))
+    jobs = {(r["task"], r["method"], r["dataset"]) for r in rows}
+    kept = [r for r in previous if (r["task"], r["method"], r["dataset"]) not in jobs]
+    old_meta.setdefault("appended", []).append(
+        {k: meta[k] for k in ("command", "commit", "date", "budgets")})
+    return kept + rows, old_meta
+
+
 def _plain(value):
     if isinstance(value, float):
         return f"{value:.6g}"
@@ -134,6 +150,9 @@ def _header(meta: dict) -> list[str]:
     for task, budgets in meta["budgets"].items():
         lines.append(f"  - {task}:")
         lines += [f"    - `{m}`: `{json.dumps(p, sort_keys=True)}`" for m, p in budgets.items()]
+    for extra in meta.get("appended", []):
+        lines.append(f"- then merged in: `{extra['command']}` at `{extra['commit']}`, "
+                     f"{extra['date']}")
     return lines + [
         "", "Paper numbers: see `benchmarks/reference/README.md` for which published column "
         "sits beside each method. '–' = no published number for this dataset.",

@@ -206,6 +206,15 @@ def header() -> list[str]:
         f"({platform.processor() or platform.machine()}), {torch.get_num_threads()} threads, "
         f"seed {SEED}; run under `flock /tmp/sslts_cpu.lock` on a shared 2-core machine.",
         "",
+        "`seconds`: best of 3 calls for `loss` (T=1000) and `transform`, one call otherwise. "
+        "`speed-up vs reference`: reference seconds / this row's seconds, same case. "
+        "`peak_mb`: growth of the process's peak resident memory (VmHWM, reset before each "
+        "measurement) over its resident memory at the start; memory the allocator kept "
+        "from an earlier measurement is not counted again, so it is meaningful for the large "
+        "loss matrices and for `stream` (a fresh process per size), and near 0 for small "
+        "fits. `stream`: input and output arrays excluded (they are n-proportional by "
+        "nature); the rest is `transform`'s working memory.",
+        "",
     ]
 
 
@@ -219,6 +228,8 @@ def ratio_table(rows: list, section: str) -> list[str]:
     keep = ["case", "path", "seconds", "speed-up vs reference", "peak_mb", "accuracy",
             "series_per_s", "input_mb", "output_mb"]
     df = df[[c for c in keep if c in df]].dropna(axis=1, how="all")
+    if "peak_mb" in df:
+        df["peak_mb"] = df["peak_mb"].clip(lower=0)
     return [f"### {section}", ""] + markdown(df.set_index("case")) + [""]
 
 
@@ -243,6 +254,14 @@ def write_results(rows: list, out: Path) -> None:
     (out / "speed.md").write_text("\n".join(lines))
 
 
+def _previous_rows(out: Path) -> list[dict]:
+    """Rows of an earlier run, so that re-running some sections keeps the others."""
+    if not (out / "speed.csv").exists():
+        return []
+    df = pd.read_csv(out / "speed.csv")
+    return [{k: v for k, v in r.items() if pd.notna(v)} for r in df.to_dict("records")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
@@ -253,7 +272,9 @@ def main() -> None:
     if args.stream_child:
         return stream_child(args.stream_child)
     _check_reference_matches_formula()
-    rows: list[dict] = []
+    produces = {"scaling": ("length", "n_series")}
+    redone = {name for s in args.sections for name in produces.get(s, (s,))}
+    rows = [r for r in _previous_rows(Path(args.out)) if r["section"] not in redone]
     benches = {"loss": [bench_loss], "fit": [bench_fit, bench_other_methods],
                "transform": [bench_transform], "scaling": [bench_scaling],
                "stream": [bench_stream]}

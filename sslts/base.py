@@ -50,9 +50,10 @@ __all__ = ["BaseSSLTransformer", "Checkpoint", "load"]
 _DEVICE_RESIDENT_BYTES = 2 * 1024**3
 # Rough number of activation floats one inference batch may hold.
 _INFERENCE_BUDGET = 2**24
-# Input values validated and encoded at a time by ``encode`` (64 MB of float32), so
-# that its working memory does not grow with the number of series.
-_ENCODE_BLOCK_VALUES = 2**24
+# Input values validated and encoded at a time by ``encode`` (16 MB of float32), so
+# that its working memory (several times a block) does not grow with the number of
+# series.
+_ENCODE_BLOCK_VALUES = 2**22
 
 
 class BaseSSLTransformer(TransformerMixin, BaseEstimator):
@@ -297,7 +298,11 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
         """
         out = None
         for start in range(0, len(X), block):
-            Z = self.encode(X[start : start + block], level=level, batch_size=batch_size)
+            stop = min(start + block, len(X))
+            try:
+                Z = self.encode(X[start:stop], level=level, batch_size=batch_size)
+            except ValueError as exc:  # its series indices count from ``start``
+                raise ValueError(f"In X[{start}:{stop}]: {exc}") from exc
             if out is None:
                 out = np.empty((len(X),) + Z.shape[1:], dtype=Z.dtype)
             out[start : start + len(Z)] = Z

@@ -92,3 +92,11 @@ def test_transform_validates_and_encodes_in_bounded_blocks(monkeypatch, fitted, 
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
     ts = fitted.encode(X[:50], level="timestamp")
     assert ts.shape == (50, 150, 16)
+
+
+def test_blockwise_errors_say_which_block(monkeypatch, fitted, gunpoint):
+    X = gunpoint[1][:100].copy()
+    X[57] = np.nan
+    monkeypatch.setattr(sslts.base, "_ENCODE_BLOCK_VALUES", 150 * 40)
+    with pytest.raises(ValueError, match=r"In X\[40:80\]: .*indices \[17\]"):
+        fitted.transform(X)

@@ -149,14 +149,14 @@ def test_warm_start_continues_the_same_model(gunpoint):
 def test_same_seed_gives_identical_embeddings_and_keeps_global_rng(gunpoint):
     X = gunpoint[0]
     torch_state = torch.random.get_rng_state()
-    np_state = np.random.get_state()[1].copy()
+    np_state = np.random.get_state()[1].copy()  # noqa: NPY002 (the global RNG is the point)
     a = TS2VecTransformer(**TINY, random_state=3).fit_transform(X)
     b = TS2VecTransformer(**TINY, random_state=3).fit_transform(X)
     c = TS2VecTransformer(**TINY, random_state=4).fit_transform(X)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     assert torch.equal(torch_state, torch.random.get_rng_state())
-    np.testing.assert_array_equal(np_state, np.random.get_state()[1])
+    np.testing.assert_array_equal(np_state, np.random.get_state()[1])  # noqa: NPY002
 
 
 def test_verbose_prints_one_line_per_epoch(gunpoint, capsys):

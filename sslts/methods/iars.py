@@ -97,11 +97,17 @@ n_iter_, n_epochs_, fit_time_
     the loss on that epoch's last batch: a one-batch estimate that costs one
     forward-only hierarchical loss per epoch.
 
+    The level draws do not consume the training random stream (see
+    ``_level_generator``): with the same ``random_state``, IARS and
+    :class:`TS2VecTransformer` train on identical crops, masks and dropout.
+
     Differences from the official code (``KEEBVIN/IARS``): it records the previous
     losses *after* overwriting them with the current ones, so the two vectors it
     compares are always equal and its sampling is uniform (``selection="uniform"``
-    reproduces that); it scores ``softmax(0.1 * (L_cur - L_prev))``; it selects per
-    iteration from the previous batch's crop; and it recomputes the whole hierarchy
+    is the same in effect, uniform over all ``n_levels_`` levels rather than over
+    the levels the previous crop reached); it scores
+    ``softmax(0.1 * (L_cur - L_prev))``; it selects per iteration from the previous
+    batch's crop; and it recomputes the whole hierarchy
     under ``no_grad`` at every step.  Its encoder is TS2Vec's with depth 2 and 32
     outputs; here the defaults are TS2VecTransformer's, so both train the same
     network.  With ``backbone="resnet18"`` the batch-norm running statistics are
