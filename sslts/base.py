@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _persistence, distributed
@@ -94,6 +94,11 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
         Stop when the epoch loss has not improved by ``tol`` for this many epochs.
     tol : float, default=1e-4
         Minimum improvement of the epoch loss for early stopping.
+    precision : {"float32", "tf32", "bf16"}, default="float32"
+        Arithmetic of the network in ``fit`` and ``transform`` (see
+        ``docs/performance.md``).
+    compile : bool, default=False
+        Compile the network with ``torch.compile``.
 
     Attributes
     ----------
@@ -128,6 +133,8 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
         "level": [str],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "precision": [StrOptions({"float32", "tf32", "bf16"})],
+        "compile": ["boolean"],
     }
     _valid_levels: tuple[str, ...] = ("instance", "timestamp")
     # Methods whose published encoder is a running average of the iterates set this.

@@ -86,6 +86,12 @@ class SelfTimeTransformer(BaseSSLTransformer):
         Early stopping patience in epochs (None disables it, as the paper in effect).
     tol : float, default=1e-4
         Minimum loss improvement for early stopping.
+    precision : {"float32", "tf32", "bf16"}, default="float32"
+        Arithmetic of the network in ``fit`` and ``transform``: ``"tf32"`` lets CUDA
+        matmuls use TF32, ``"bf16"`` runs under bfloat16 autocast.  See
+        ``docs/performance.md``.
+    compile : bool, default=False
+        Compile the network with ``torch.compile``.
 
     Attributes
     ----------
@@ -187,6 +193,8 @@ class SelfTimeTransformer(BaseSSLTransformer):
         warm_start=False,
         n_iter_no_change=None,
         tol=1e-4,
+        precision="float32",
+        compile=False,
     ):
         self.output_dims = output_dims
         self.n_views = n_views
@@ -205,6 +213,8 @@ class SelfTimeTransformer(BaseSSLTransformer):
         self.warm_start = warm_start
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.precision = precision
+        self.compile = compile
 
     # -- the method -------------------------------------------------------
     def _uses(self, task: str) -> bool:

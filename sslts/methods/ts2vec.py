@@ -6,7 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 
 from ..augment import binomial_mask, sample_overlapping_crops
 from ..base import BaseSSLTransformer
@@ -152,8 +152,6 @@ class TS2VecTransformer(BaseSSLTransformer):
         "mask_p": [Interval(Real, 0, 1, closed="right")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "precision": [StrOptions({"float32", "tf32", "bf16"})],
-        "compile": ["boolean"],
     }
     _average_weights = True
 
