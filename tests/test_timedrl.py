@@ -246,3 +246,27 @@ def test_pipeline_on_real_data_beats_chance():
         LogisticRegression(max_iter=2000),
     )
     assert pipe.fit(X_train, y_train).score(X_test, y_test) > 0.7
+
+
+def test_forecasting_probe_on_etth1(shared_data):
+    """The windowed ridge probe on TimeDRL timestamp embeddings forecasts ETTh1.
+
+    A tiny encoder, few windows: the probe must beat predicting each window's own
+    mean (the zero forecast in the window's normalisation), which needs the
+    embedding to carry the window's shape.
+    """
+    from sslts.evaluation import evaluate_window_forecasting, load_ett
+
+    data = load_ett("ETTh1", data_home=shared_data)
+    enc = TimeDRLTransformer(output_dims=16, n_heads=2, n_layers=1, patch_len=8, stride=4,
+                             n_iters=30, device="cpu", random_state=0)
+    res = evaluate_window_forecasting(enc, data, lookback=96, horizons=(24,), fit_stride=48,
+                                      probe_stride=24, test_stride=24)
+    h24 = res["horizons"][24]
+    values = data.data[0, :, data.n_covariates:]
+    starts = np.arange(data.test.start - 96, data.test.stop - 96 - 24 + 1, 24)
+    naive = np.mean([
+        (values[s + 96 : s + 120] - values[s : s + 96].mean(0)) ** 2 for s in starts
+    ])
+    assert h24["n_test"] == len(starts)
+    assert 0 < h24["mse"] < naive

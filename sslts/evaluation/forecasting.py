@@ -28,6 +28,7 @@ __all__ = [
     "causal_encode",
     "encode_windows",
     "evaluate_forecasting",
+    "evaluate_window_forecasting",
     "fit_ridge",
     "forecast_samples",
     "last_step_embeddings",
@@ -416,3 +417,83 @@ def _evaluate_horizon(features, targets, dataset, horizon, padding) -> dict:
         "alpha": float(model.alpha),
         "ridge_seconds": time.perf_counter() - start,
     }
+
+
+def _windows(values: np.ndarray, part: slice, lookback: int, horizon: int, stride: int):
+    """Input windows ending before each target range inside ``part``, and their futures.
+
+    As in the Informer/TimeDRL loaders, a window may start before ``part``; its
+    ``horizon`` targets lie inside it.  Returns (n, lookback, C) and (n, horizon, C).
+    """
+    starts = np.arange(max(0, part.start - lookback), part.stop - lookback - horizon + 1, stride)
+    view = sliding_window_view(values, lookback + horizon, axis=0).transpose(0, 2, 1)
+    both = view[starts]
+    return both[:, :lookback], both[:, lookback:]
+
+
+def evaluate_window_forecasting(
+    encoder,
+    dataset: ForecastData,
+    *,
+    lookback: int = 336,
+    horizons=None,
+    fit: bool = True,
+    fit_stride: int = 8,
+    probe_stride: int = 4,
+    test_stride: int = 1,
+) -> dict:
+    """Windowed forecasting with a ridge probe on normalised-window embeddings.
+
+    The protocol for encoders that normalise each input window (RevIN), such as
+    TimeDRL: a window of ``lookback`` steps of the target channels is embedded
+    (the embedding of its last timestamp), and a ridge regression maps it to the
+    next ``H`` values of every channel *expressed in the window's own normalisation*
+    (``(y - mean) / std`` of the input window); predictions are mapped back with the
+    same statistics.  Without that step a probe on level-invariant embeddings could
+    not forecast the level.  The ridge penalty is chosen on the validation windows
+    (:func:`fit_ridge`); errors are on the standardised scale, over all channels.
+
+    Parameters
+    ----------
+    encoder : sslts estimator
+        Must support ``encode(X, level="timestamp")``.
+    dataset : ForecastData
+        E.g. ``load_ett("ETTh1")``; its covariate channels are not used.
+    lookback : int, default=336
+        Input window length.
+    horizons : sequence of int, default=None
+        Defaults to ``dataset.horizons``.
+    fit : bool, default=True
+        Pre-train ``encoder`` on training windows taken every ``fit_stride`` steps.
+    fit_stride, probe_stride, test_stride : int
+        Steps between consecutive pre-training, ridge-training/validation and test
+        windows.
+
+    Returns
+    -------
+    dict
+        ``{"fit_seconds", "horizons": {H: {"mse", "mae", "alpha", "n_test"}}}``.
+    """
+    values = dataset.data[0, :, dataset.n_covariates:]
+    start = time.perf_counter()
+    if fit:
+        encoder.fit(_windows(values, dataset.train, lookback, 0, fit_stride)[0])
+    result = {"fit_seconds": time.perf_counter() - start, "horizons": {}}
+    for h in horizons or dataset.horizons:
+        splits = {}
+        for name, part, stride in (("train", dataset.train, probe_stride),
+                                   ("valid", dataset.valid, probe_stride),
+                                   ("test", dataset.test, test_stride)):
+            past, future = _windows(values, part, lookback, h, stride)
+            mean = past.mean(axis=1, keepdims=True)
+            std = np.sqrt(past.var(axis=1, keepdims=True) + 1e-5)
+            feats = encoder.encode(past, level="timestamp")[:, -1]
+            splits[name] = (feats, ((future - mean) / std).reshape(len(past), -1), mean, std,
+                            future)
+        model = fit_ridge(*splits["train"][:2], *splits["valid"][:2])
+        feats, _, mean, std, future = splits["test"]
+        pred = model.predict(feats).reshape(future.shape) * std + mean
+        err = pred - future
+        result["horizons"][h] = {"mse": float(np.mean(err**2)), "mae": float(np.mean(np.abs(err))),
+                                 "alpha": float(model.alpha), "n_test": len(future)}
+    return result
