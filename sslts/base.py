@@ -484,7 +484,7 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
             optimizer=optimizer,
             scheduler=scheduler,
             rng=RandomStreams(seed + distributed.rank_and_world()[0], self.device_),
-            progress=self._progress(n_epochs, n_iters, None),
+            progress=self._progress(n_epochs, n_iters),
             n_epochs=n_epochs,
             n_iters=n_iters,
             seed=seed,
@@ -596,7 +596,7 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
     def _inference_module(self) -> torch.nn.Module:
         return self.averaged_module_ if self.averaged_module_ is not None else self.module_
 
-    def _progress(self, n_epochs, n_iters, steps):
+    def _progress(self, n_epochs, n_iters):
         if self.verbose < 2:
             return None
         from tqdm.auto import tqdm

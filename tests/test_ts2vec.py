@@ -165,6 +165,14 @@ def test_verbose_prints_one_line_per_epoch(gunpoint, capsys):
     assert len(lines) == 2 and "loss" in lines[0]
 
 
+@pytest.mark.parametrize("budget", [{"n_iters": 5}, {"n_iters": None, "n_epochs": 2}])
+def test_verbose_2_shows_a_progress_bar(gunpoint, capsys, budget):
+    TS2VecTransformer(**{**TINY, **budget}, verbose=2).fit(gunpoint[0])
+    err = capsys.readouterr().err
+    assert "TS2VecTransformer" in err and "loss=" in err
+    assert ("5/5" in err) if budget["n_iters"] else ("2/2" in err)
+
+
 # -------------------------------------------------------------- transform
 def test_levels_and_shapes(gunpoint):
     X = gunpoint[0]
