@@ -213,7 +213,8 @@ def main() -> None:
                           if seed in args.svm_seeds else "")
             rows.append(row)
             print(row, flush=True)
-            write_tables(rows, out / f"selftime_linear_eval{args.tag}", header)
+            name = "selftime_linear_eval" + (f"_{args.tag}" if args.tag else "")
+            write_tables(rows, out / name, header)
 
 
 if __name__ == "__main__":
