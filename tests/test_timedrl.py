@@ -270,3 +270,14 @@ def test_forecasting_probe_on_etth1(shared_data):
     ])
     assert h24["n_test"] == len(starts)
     assert 0 < h24["mse"] < naive
+
+
+def test_forecasting_probe_rejects_impossible_windows(shared_data):
+    from sslts.evaluation import evaluate_window_forecasting, load_ett
+
+    data = load_ett("ETTh1", data_home=shared_data)
+    enc = TimeDRLTransformer(n_iters=1, device="cpu")
+    with pytest.raises(ValueError, match="lookback must be a positive integer"):
+        evaluate_window_forecasting(enc, data, lookback=0)
+    with pytest.raises(ValueError, match="No window of lookback=20000"):
+        evaluate_window_forecasting(enc, data, lookback=20000, horizons=(24,))

@@ -426,6 +426,11 @@ def _windows(values: np.ndarray, part: slice, lookback: int, horizon: int, strid
     ``horizon`` targets lie inside it.  Returns (n, lookback, C) and (n, horizon, C).
     """
     starts = np.arange(max(0, part.start - lookback), part.stop - lookback - horizon + 1, stride)
+    if len(starts) == 0:
+        raise ValueError(
+            f"No window of lookback={lookback} + horizon={horizon} fits in the split "
+            f"{part.start}:{part.stop}; use a shorter lookback or horizon."
+        )
     view = sliding_window_view(values, lookback + horizon, axis=0).transpose(0, 2, 1)
     both = view[starts]
     return both[:, :lookback], both[:, lookback:]
@@ -474,6 +479,10 @@ def evaluate_window_forecasting(
     dict
         ``{"fit_seconds", "horizons": {H: {"mse", "mae", "alpha", "n_test"}}}``.
     """
+    for name, value in (("lookback", lookback), ("fit_stride", fit_stride),
+                        ("probe_stride", probe_stride), ("test_stride", test_stride)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     values = dataset.data[0, :, dataset.n_covariates:]
     start = time.perf_counter()
     if fit:
