@@ -32,21 +32,23 @@ from sslts.encoders import SamePadConv
 __all__ = ["ReferenceTS2Vec", "reference_hierarchical_loss"]
 
 
-def _off_diagonal_log_softmax(sim: torch.Tensor) -> torch.Tensor:
-    """(G, N, N) similarities -> (G, N, N-1) log-softmax over j != i, via tril/triu."""
+def _off_diagonal_neg_log_softmax(sim: torch.Tensor) -> torch.Tensor:
+    """(G, N, N) similarities -> (G, N, N-1) negative log-softmax over j != i.
+
+    As the official code: the lower triangle without its last column, plus (in
+    place) the upper triangle without its first column, then ``-log_softmax``.
+    """
     logits = torch.tril(sim, diagonal=-1)[:, :, :-1]
-    logits = logits + torch.triu(sim, diagonal=1)[:, :, 1:]
-    return F.log_softmax(logits, dim=-1)
+    logits += torch.triu(sim, diagonal=1)[:, :, 1:]
+    return -F.log_softmax(logits, dim=-1)
 
 
 def _gathered_loss(z: torch.Tensor, n: int) -> torch.Tensor:
-    """z: (G, 2n, D), views stacked; -mean log-probability of each row's positive."""
-    logprob = _off_diagonal_log_softmax(torch.matmul(z, z.transpose(1, 2)))
+    """z: (G, 2n, D), views stacked; mean negative log-probability of the positives."""
+    nll = _off_diagonal_neg_log_softmax(torch.matmul(z, z.transpose(1, 2)))
     i = torch.arange(n, device=z.device)
     # Row i's positive (column n+i) moved one left when the diagonal was removed.
-    first = -logprob[:, i, n + i - 1].mean()
-    second = -logprob[:, n + i, i].mean()
-    return (first + second) / 2
+    return (nll[:, i, n + i - 1].mean() + nll[:, n + i, i].mean()) / 2
 
 
 def reference_instance_loss(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:

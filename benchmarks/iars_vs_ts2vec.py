@@ -28,7 +28,11 @@ from sklearn.model_selection import train_test_split
 from sslts import IARSTransformer, TS2VecTransformer, load_dataset
 from sslts.evaluation import fit_svm, ts2vec_normalise
 
-DATASETS = ["Car", "Mallat", "InsectWingbeatSound", "Handwriting", "FordA", "StandWalkJump"]
+DATASETS = [
+    "Car", "Mallat", "InsectWingbeatSound", "Handwriting", "FordA", "StandWalkJump",
+    "AtrialFibrillation", "BeetleFly",
+]
+LONG = 500  # series of at least this many steps count as "long" in the summary
 # Per-dataset iteration budget (shared by both methods); the longest set gets fewer.
 N_ITERS = {"StandWalkJump": 40}
 SUBSAMPLE_TRAIN = {"FordA": 400}
@@ -62,7 +66,8 @@ def run_one(name: str, data_home: str, seed: int, n_iters: int, first: str) -> d
     acc = {k: accuracy(e, X_train, y_train, X_test, y_test) for k, e in ests.items()}
     fit_s = {k: e.fit_time_ for k, e in ests.items()}
     return {
-        "dataset": name, "shape": "x".join(map(str, X_train.shape)), "n_iters": n_iters,
+        "dataset": name, "seed": seed, "shape": "x".join(map(str, X_train.shape)),
+        "length": X_train.shape[1], "n_iters": n_iters,
         "epochs": ests["iars"].n_epochs_, "first": first,
         "ts2vec_fit_s": round(fit_s["ts2vec"], 2), "iars_fit_s": round(fit_s["iars"], 2),
         "ratio": round(fit_s["iars"] / fit_s["ts2vec"], 3),
@@ -73,9 +78,9 @@ def run_one(name: str, data_home: str, seed: int, n_iters: int, first: str) -> d
 
 def warm_up(args) -> None:
     """One short fit of each method, so one-time start-up costs stay out of the timings."""
-    X = load(args.datasets[0], args.data_home, args.seed)[0][:16]
+    X = load(args.datasets[0], args.data_home, args.seeds[0])[0][:16]
     for cls in (TS2VecTransformer, IARSTransformer):
-        cls(n_iters=2, random_state=args.seed, device="cpu").fit(X)
+        cls(n_iters=2, random_state=args.seeds[0], device="cpu").fit(X)
 
 
 def header(args) -> list[str]:
@@ -85,7 +90,7 @@ def header(args) -> list[str]:
         "# IARS vs TS2Vec: fit time and SVM accuracy (same process, same crops)",
         "",
         f"commit {commit}, torch {torch.__version__}, device cpu ({platform.machine()}),"
-        f" {torch.get_num_threads()} CPU threads, seed {args.seed}, run under "
+        f" {torch.get_num_threads()} CPU threads, seeds {args.seeds}, run under "
         "`flock /tmp/sslts_cpu.lock`.",
         "",
         f"Budget: {args.n_iters} iterations for both methods "
@@ -99,6 +104,21 @@ def header(args) -> list[str]:
     ]
 
 
+def summary(rows: list[dict], label: str, keep) -> list[str]:
+    """One line: means over the (dataset, seed) rows selected by ``keep``."""
+    rows = [r for r in rows if keep(r)]
+    if not rows:
+        return []
+    mean = {k: np.mean([r[k] for r in rows]) for k in ("ratio", "ts2vec_acc", "iars_acc")}
+    n_sets = len({r["dataset"] for r in rows})
+    return [
+        f"- {label} ({n_sets} datasets, {len(rows)} runs): fit-time ratio IARS/TS2Vec "
+        f"**{mean['ratio']:.3f}**; accuracy TS2Vec {mean['ts2vec_acc']:.4f}, IARS "
+        f"{mean['iars_acc']:.4f} (difference "
+        f"{100 * (mean['iars_acc'] - mean['ts2vec_acc']):+.2f} points).",
+    ]
+
+
 def write(rows: list[dict], args) -> None:
     out = Path(args.out)
     with open(out / "iars_vs_ts2vec.csv", "w", newline="") as fh:
@@ -108,13 +128,9 @@ def write(rows: list[dict], args) -> None:
     cols = list(rows[0])
     lines = header(args) + ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
-    mean = {k: np.mean([r[k] for r in rows]) for k in ("ratio", "ts2vec_acc", "iars_acc")}
-    lines += [
-        "",
-        f"Mean over {len(rows)} datasets: fit-time ratio IARS/TS2Vec **{mean['ratio']:.3f}**; "
-        f"accuracy TS2Vec {mean['ts2vec_acc']:.4f}, IARS {mean['iars_acc']:.4f} "
-        f"(difference {100 * (mean['iars_acc'] - mean['ts2vec_acc']):+.2f} points).",
-    ]
+    lines += [""] + summary(rows, "all datasets", lambda r: True)
+    lines += summary(rows, f"series of at least {LONG} steps", lambda r: r["length"] >= LONG)
+    lines += summary(rows, f"series shorter than {LONG} steps", lambda r: r["length"] < LONG)
     (out / "iars_vs_ts2vec.md").write_text("\n".join(lines) + "\n")
 
 
@@ -123,17 +139,18 @@ def main() -> None:
     parser.add_argument("--data-home", default=str(Path(__file__).parents[2] / "shared/data"))
     parser.add_argument("--datasets", nargs="+", default=DATASETS)
     parser.add_argument("--n-iters", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args()
     Path(args.out).mkdir(parents=True, exist_ok=True)
     warm_up(args)
     rows = []
-    for i, name in enumerate(args.datasets):
-        first = ("ts2vec", "iars")[i % 2]
-        rows.append(run_one(name, args.data_home, args.seed, args.n_iters, first))
-        print(rows[-1], flush=True)
-        write(rows, args)  # partial results survive an interrupted run
+    for seed in args.seeds:
+        for i, name in enumerate(args.datasets):
+            first = ("ts2vec", "iars")[(i + seed) % 2]
+            rows.append(run_one(name, args.data_home, seed, args.n_iters, first))
+            print(rows[-1], flush=True)
+            write(rows, args)  # partial results survive an interrupted run
 
 
 if __name__ == "__main__":

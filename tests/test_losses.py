@@ -231,3 +231,14 @@ def test_large_similarities_do_not_overflow():
     loss = hierarchical_contrastive_loss(z1.float(), z2.float())
     assert torch.isfinite(loss)
     assert float(loss) == pytest.approx(float(official_hierarchical(z1, z2)), rel=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_in_place_log_softmax_equals_out_of_place(dtype):
+    # The CPU fast path overwrites the similarity matrix with its log-softmax.
+    from sslts.losses.contrastive import _log_softmax_lastdim
+
+    sim = 5 * torch.randn(3, 67, 67, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    sim.diagonal(dim1=1, dim2=2).fill_(float("-inf"))
+    expected = torch.log_softmax(sim, dim=-1)
+    torch.testing.assert_close(_log_softmax_lastdim(sim.clone()), expected, rtol=0, atol=0)

@@ -176,9 +176,19 @@ class TS2VecEncoder(nn.Module):
         h = self.input_fc(x)
         keep = observed if mask is None else observed & mask
         h = h * keep.unsqueeze(-1).to(h.dtype)
-        # Always computed (no data-dependent branch, hence no device sync).
-        seen = observed.to(torch.uint8)
-        inside = seen.cummax(1).values & seen.flip(1).cummax(1).values.flip(1)
-        inside = inside.unsqueeze(1).to(h.dtype)
-        h = self.feature_extractor(h.transpose(1, 2), inside).transpose(1, 2)
-        return self.repr_dropout(h)
+        h = self.feature_extractor(h.transpose(1, 2), _inside(observed, h.dtype))
+        return self.repr_dropout(h.transpose(1, 2))
+
+
+def _inside(observed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor | None:
+    """(B, 1, T) indicator of the span from each series' first to last observed step.
+
+    None when nothing is missing on the CPU, where checking is free: the padding
+    mask would then be a multiplication by one before every convolution.  On other
+    devices the check would cost a host sync, so the mask is always built there.
+    """
+    if observed.device.type == "cpu" and bool(observed.all()):
+        return None
+    seen = observed.to(torch.uint8)
+    inside = seen.cummax(1).values & seen.flip(1).cummax(1).values.flip(1)
+    return inside.unsqueeze(1).to(dtype)

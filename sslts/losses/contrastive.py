@@ -62,10 +62,11 @@ class _OffDiagonalLogSumExp(torch.autograd.Function):
         rows = torch.arange(N, device=z.device)
         partner = (rows + N // 2) % N
         s_partner = sim[:, rows, partner]  # (G, N)
-        prob = torch.log_softmax(sim, dim=-1)
+        prob = _log_softmax_lastdim(sim)
         del sim
         lse = s_partner - prob[:, rows, partner]
-        ctx.save_for_backward(z, prob.exp_())  # softmax over j != i (diagonal 0)
+        if ctx.needs_input_grad[0]:  # forward-only calls (scoring) skip the softmax
+            ctx.save_for_backward(z, prob.exp_())  # softmax over j != i (diagonal 0)
         return lse
 
     @staticmethod
@@ -82,6 +83,20 @@ class _OffDiagonalLogSumExp(torch.autograd.Function):
             grad[:, rows] += g[:, rows] * torch.matmul(prob, z)  # through the row vectors
             grad += torch.matmul(prob.transpose(1, 2), g[:, rows] * z[:, rows])  # the columns
         return grad, None
+
+
+def _log_softmax_lastdim(sim: torch.Tensor) -> torch.Tensor:
+    """Row-wise log-softmax; on the CPU it overwrites ``sim``.
+
+    A fresh (G, N, N) result costs page faults on the CPU (the allocator returns such
+    blocks to the OS and maps new ones every call: ~30 ms per 128 MB here), about a
+    third of the cost of the log-softmax itself.  The kernel reads each row in full
+    before writing it, so the in-place call is exact (``tests/test_losses.py``).
+    CUDA's caching allocator makes the fresh buffer free, so it is kept there.
+    """
+    if sim.device.type != "cpu":
+        return torch.log_softmax(sim, dim=-1)
+    return torch._log_softmax(sim, -1, False, out=sim)
 
 
 def _at_least_float32(z: torch.Tensor) -> torch.Tensor:
