@@ -5,10 +5,11 @@ paper.  Each loss builds one similarity matrix per group, masks its diagonal in
 place and takes its row log-sum-exps with a hand-written backward (two matmuls, no
 elementwise pass over the matrix); the positives are read off as row-wise dot
 products.  This equals the official implementation's log-softmax over the
-off-diagonal entries without its lower/upper-triangular copies and its third
-matmul (``tests/test_losses.py`` checks values and gradients against a literal
-re-statement of that construction and against a Python-loop InfoNCE).  With
-``chunk_size`` the matrix is processed in row blocks, for long crops.
+off-diagonal entries with the same three (N, N, D) matmuls per group but without
+its lower/upper-triangular copies, its negated copy and the elementwise backward
+passes through them (``tests/test_losses.py`` checks values and gradients against
+a literal re-statement of that construction and against a Python-loop InfoNCE).
+With ``chunk_size`` the matrix is processed in row blocks, for long crops.
 """
 
 from __future__ import annotations
