@@ -3,13 +3,46 @@
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import torch
 
 from .utils.torch_utils import RandomStreams
 
-__all__ = ["TrainingLoop"]
+__all__ = ["Progress", "TrainingLoop"]
+
+
+class Progress:
+    """What ``verbose`` shows: nothing (0), a line per epoch (1), a tqdm bar (2).
+
+    The bar counts iterations when the budget is in iterations, else epochs.
+    """
+
+    def __init__(self, name: str, verbose: int, n_epochs: int | None, n_iters: int | None):
+        self.name, self.verbose, self.per_iter = name, verbose, n_iters is not None
+        self.bar = None
+        if verbose >= 2:
+            from tqdm.auto import tqdm
+
+            total, unit = (n_iters, "it") if self.per_iter else (n_epochs, "epoch")
+            self.bar = tqdm(total=total, unit=unit, desc=name, file=sys.stderr)
+
+    def step(self) -> None:
+        if self.bar is not None and self.per_iter:
+            self.bar.update(1)
+
+    def epoch(self, loss: float, n_epochs: int, n_iter: int) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{loss:.4f}")
+            if not self.per_iter:
+                self.bar.update(1)
+        elif self.verbose:
+            print(f"{self.name} epoch {n_epochs:4d}  iter {n_iter:6d}  loss {loss:.5f}", flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 @dataclass
@@ -22,7 +55,7 @@ class TrainingLoop:
     optimizer: torch.optim.Optimizer
     scheduler: object
     rng: RandomStreams
-    progress: object
+    progress: Progress
     n_epochs: int | None
     n_iters: int | None
     seed: int

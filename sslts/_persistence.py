@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.utils.validation import check_is_fitted
 
 from .utils.torch_utils import fallback_device, seeded_torch, to_cpu
 
-__all__ = ["Checkpoint", "load"]
+__all__ = ["Checkpoint", "PersistenceMixin", "load"]
 
 _FORMAT_VERSION = 1
 _NDARRAY = "__sslts_ndarray__"
@@ -180,6 +181,68 @@ def load(path):
     est = _registry.estimator_class(payload["class"])(**_decode(payload["params"]))
     _restore(est, payload)
     return est
+
+
+
+class PersistenceMixin:
+    """Pickling and ``save``/``load`` for :class:`~sslts.base.BaseSSLTransformer`.
+
+    Pickles hold CPU copies of the networks and the device as a string, so a model
+    fitted on a GPU unpickles on a machine without one (on the CPU, with a warning).
+    """
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        for key in ("module_", "averaged_module_"):
+            if isinstance(state.get(key), torch.nn.Module):
+                state[key] = copy.deepcopy(state[key]).to("cpu")
+        if "device_" in state:
+            state["device_"] = str(state["device_"])
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if "device_" in state:
+            self.device_ = fallback_device(torch.device(state["device_"]))
+            for key in ("module_", "averaged_module_"):
+                if isinstance(self.__dict__.get(key), torch.nn.Module):
+                    self.__dict__[key].to(self.device_)
+
+    def save(self, path) -> None:
+        """Save the fitted estimator to ``path`` in a torch file loadable with
+        ``weights_only=True`` (no arbitrary code runs on :func:`load`).
+
+        Every parameter, fitted attribute and private training state is written,
+        numpy arrays included; an attribute that is not plain data is skipped with a
+        warning.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file.
+        """
+        check_is_fitted(self, "module_")
+        save(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Load an estimator written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File written by ``save``.
+
+        Returns
+        -------
+        estimator : instance of ``cls``
+            A fitted estimator of the saved class, on the saved device when it is
+            available here, else on the CPU.
+        """
+        est = load(path)
+        if not isinstance(est, cls):
+            raise TypeError(f"{path} holds a {type(est).__name__}, not a {cls.__name__}.")
+        return est
 
 
 class Checkpoint:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import math
-import sys
 import time
 import warnings
 from numbers import Integral, Real
@@ -38,8 +37,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _persistence, distributed
 from ._accelerate import maybe_compile, precision_context
-from ._loop import TrainingLoop
-from ._persistence import Checkpoint, load
+from ._loop import Progress, TrainingLoop
+from ._persistence import Checkpoint, PersistenceMixin, load
 from .exceptions import TrainingDivergedError
 from .utils.torch_utils import RandomStreams, fallback_device, resolve_device, seeded_torch, to_cpu
 from .utils.validation import check_finite_embeddings, check_time_series
@@ -56,7 +55,7 @@ _INFERENCE_BUDGET = 2**24
 _ENCODE_BLOCK_VALUES = 2**22
 
 
-class BaseSSLTransformer(TransformerMixin, BaseEstimator):
+class BaseSSLTransformer(PersistenceMixin, TransformerMixin, BaseEstimator):
     """Base class of self-supervised time-series transformers.
 
     Not meant to be instantiated: use one of the method classes
@@ -452,7 +451,7 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
                 raise torch.OutOfMemoryError(self._out_of_memory_message()) from exc
             raise
         finally:
-            if loop is not None and loop.progress is not None:
+            if loop is not None:
                 loop.progress.close()
         if loop is not None:
             self._optimizer_state = to_cpu(loop.optimizer.state_dict())
@@ -484,7 +483,7 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
             optimizer=optimizer,
             scheduler=scheduler,
             rng=RandomStreams(seed + distributed.rank_and_world()[0], self.device_),
-            progress=self._progress(n_epochs, n_iters),
+            progress=Progress(type(self).__name__, self.verbose, n_epochs, n_iters),
             n_epochs=n_epochs,
             n_iters=n_iters,
             seed=seed,
@@ -505,8 +504,7 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
             done += 1
             loop.iters_done += 1
             self.n_iter_ += 1
-            if loop.progress is not None and loop.n_iters is not None:
-                loop.progress.update(1)
+            loop.progress.step()
             if not loop.iters_remain():
                 break
         loop.epochs_done += 1
@@ -525,7 +523,7 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
         self.loss_history_.append(epoch_loss)
         if loop.scheduler is not None:
             loop.scheduler.step()
-        self._report(loop.progress, epoch_loss, loop.n_iters)
+        loop.progress.epoch(epoch_loss, self.n_epochs_, self.n_iter_)
         self._on_epoch_end(epoch_loss)
         if self.n_iter_no_change is not None:
             if epoch_loss < loop.best - self.tol:
@@ -595,81 +593,6 @@ class BaseSSLTransformer(TransformerMixin, BaseEstimator):
 
     def _inference_module(self) -> torch.nn.Module:
         return self.averaged_module_ if self.averaged_module_ is not None else self.module_
-
-    def _progress(self, n_epochs, n_iters):
-        if self.verbose < 2:
-            return None
-        from tqdm.auto import tqdm
-
-        total = n_iters if n_iters is not None else n_epochs
-        unit = "it" if n_iters is not None else "epoch"
-        return tqdm(total=total, unit=unit, desc=type(self).__name__, file=sys.stderr)
-
-    def _report(self, progress, epoch_loss: float, n_iters) -> None:
-        if progress is not None:
-            progress.set_postfix(loss=f"{epoch_loss:.4f}")
-            if n_iters is None:
-                progress.update(1)
-        elif self.verbose:
-            print(
-                f"{type(self).__name__} epoch {self.n_epochs_:4d}  iter {self.n_iter_:6d}  "
-                f"loss {epoch_loss:.5f}",
-                flush=True,
-            )
-
-    # ----------------------------------------------------------- persistence
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        for key in ("module_", "averaged_module_"):
-            if isinstance(state.get(key), torch.nn.Module):
-                state[key] = copy.deepcopy(state[key]).to("cpu")
-        if "device_" in state:
-            state["device_"] = str(state["device_"])
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        if "device_" in state:
-            self.device_ = fallback_device(torch.device(state["device_"]))
-            for key in ("module_", "averaged_module_"):
-                if isinstance(self.__dict__.get(key), torch.nn.Module):
-                    self.__dict__[key].to(self.device_)
-
-    def save(self, path) -> None:
-        """Save the fitted estimator to ``path`` in a torch file loadable with
-        ``weights_only=True`` (no arbitrary code runs on :func:`load`).
-
-        Every parameter, fitted attribute and private training state is written,
-        numpy arrays included; an attribute that is not plain data is skipped with a
-        warning.
-
-        Parameters
-        ----------
-        path : str or path-like
-            Destination file.
-        """
-        check_is_fitted(self, "module_")
-        _persistence.save(self, path)
-
-    @classmethod
-    def load(cls, path):
-        """Load an estimator written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : str or path-like
-            File written by ``save``.
-
-        Returns
-        -------
-        estimator : BaseSSLTransformer
-            A fitted estimator of the saved class, on the saved device when it is
-            available here, else on the CPU.
-        """
-        est = load(path)
-        if not isinstance(est, cls):
-            raise TypeError(f"{path} holds a {type(est).__name__}, not a {cls.__name__}.")
-        return est
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
