@@ -138,6 +138,8 @@ def _mark_ran():
     ],
     ids=["text", "plain-pickle", "torch-dict", "torch-list", "code-pickle"],
 )
+# torch warns about the plain pickle's protocol before rejecting it, as it should.
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")
 def test_load_rejects_files_that_are_not_sslts_models(writer, tmp_path):
     path = tmp_path / "foreign.pt"
     writer(path)
