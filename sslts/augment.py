@@ -23,6 +23,7 @@ SelfTime (Fan et al., 2020); see ``docs/augmentations.md`` for a picture of each
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -50,6 +51,23 @@ __all__ = [
 ]
 
 
+
+def _batch_input(fn):
+    """Reject ``x`` unless it is a (B, T, C) tensor with no empty axis, before ``fn`` runs."""
+
+    @functools.wraps(fn)
+    def checked(x, *args, **kwargs):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{fn.__name__}: x must be a torch.Tensor, got {type(x).__name__}.")
+        if x.ndim != 3 or 0 in x.shape:
+            raise ValueError(
+                f"{fn.__name__}: x must have shape (batch, time, channels) with no empty "
+                f"axis, got {tuple(x.shape)}."
+            )
+        return fn(x, *args, **kwargs)
+
+    return checked
+
 @dataclass(frozen=True)
 class CropPair:
     """Two overlapping crops drawn as in TS2Vec (Section 3.2, "contextual consistency").
@@ -64,6 +82,7 @@ class CropPair:
     overlap: int
 
 
+@_batch_input
 def sample_overlapping_crops(
     x: torch.Tensor, rng: np.random.Generator, min_overlap: int = 2
 ) -> CropPair:
@@ -232,6 +251,7 @@ def _spline_curves(
 
 
 # --------------------------------------------------------- pointwise transforms
+@_batch_input
 def jitter(x: torch.Tensor, sigma=0.2, *, generator: torch.Generator) -> torch.Tensor:
     """Add i.i.d. Gaussian noise ``N(0, sigma**2)`` to every value (Um et al., 2017).
 
@@ -250,6 +270,7 @@ def jitter(x: torch.Tensor, sigma=0.2, *, generator: torch.Generator) -> torch.T
     return x + sigma * _randn(x.shape, generator, x)
 
 
+@_batch_input
 def gaussian_noise(x: torch.Tensor, std=0.1, *, generator: torch.Generator) -> torch.Tensor:
     """Add Gaussian noise whose level is relative to each channel's own spread.
 
@@ -276,6 +297,7 @@ def gaussian_noise(x: torch.Tensor, std=0.1, *, generator: torch.Generator) -> t
     return jitter(x, std * var.sqrt(), generator=generator)
 
 
+@_batch_input
 def scaling(x: torch.Tensor, sigma: float = 0.4, *, generator: torch.Generator) -> torch.Tensor:
     """Multiply each channel of each series by its own factor ``~ N(1, sigma**2)``.
 
@@ -293,6 +315,7 @@ def scaling(x: torch.Tensor, sigma: float = 0.4, *, generator: torch.Generator) 
     return x * (1 + sigma * _randn((x.shape[0], 1, x.shape[2]), generator, x))
 
 
+@_batch_input
 def amplitude_resize(
     x: torch.Tensor, low: float = 0.5, high: float = 1.5, *, generator: torch.Generator
 ) -> torch.Tensor:
@@ -316,6 +339,7 @@ def amplitude_resize(
     return x * (low + (high - low) * _rand((x.shape[0], 1, 1), generator, x))
 
 
+@_batch_input
 def magnitude_warp(
     x: torch.Tensor, sigma: float = 0.3, n_knots: int = 4, *, generator: torch.Generator
 ) -> torch.Tensor:
@@ -370,6 +394,7 @@ def _invert_monotone(warped: torch.Tensor) -> torch.Tensor:
     return src
 
 
+@_batch_input
 def time_warp(
     x: torch.Tensor, sigma: float = 0.2, n_knots: int = 8, *, generator: torch.Generator
 ) -> torch.Tensor:
@@ -409,6 +434,7 @@ def time_warp(
     return _resample(x, _invert_monotone(warped))
 
 
+@_batch_input
 def window_warp(
     x: torch.Tensor,
     window_ratio: float = 0.3,
@@ -456,6 +482,7 @@ def window_warp(
     return _resample(x, src)
 
 
+@_batch_input
 def window_slice(
     x: torch.Tensor, ratio: float = 0.8, *, generator: torch.Generator
 ) -> torch.Tensor:
@@ -481,6 +508,7 @@ def window_slice(
 
 
 # ---------------------------------------------------------------- masking
+@_batch_input
 def cutout(
     x: torch.Tensor, ratio: float = 0.1, value: float = 0.0, *, generator: torch.Generator
 ) -> torch.Tensor:
@@ -508,6 +536,7 @@ def cutout(
     return x.masked_fill(inside[:, :, None], value)
 
 
+@_batch_input
 def timestamp_mask(
     x: torch.Tensor, ratio: float = 0.5, value: float = 0.0, *, generator: torch.Generator
 ) -> torch.Tensor:
@@ -533,6 +562,7 @@ def timestamp_mask(
 
 
 # ------------------------------------------------------------- reordering
+@_batch_input
 def slice_and_shuffle(
     x: torch.Tensor, n_segments: int = 4, *, generator: torch.Generator
 ) -> torch.Tensor:
@@ -571,6 +601,7 @@ def slice_and_shuffle(
     return torch.take_along_dim(x, src[:, :, None], dim=1)
 
 
+@_batch_input
 def random_crop(x: torch.Tensor, length: int, *, generator: torch.Generator) -> torch.Tensor:
     """A random window of ``length`` steps from each series (no resampling).
 

@@ -239,3 +239,26 @@ def test_generator_on_the_tensor_device():
     g = torch.Generator(device="cuda").manual_seed(0)
     for fn, kwargs in SHAPE_PRESERVING:
         assert fn(x, generator=g, **kwargs).device == x.device
+
+
+_SHAPE_CHECKED = [
+    ("sample_overlapping_crops", lambda x: A.sample_overlapping_crops(x, np.random.default_rng(0))),
+    ("jitter", lambda x: A.jitter(x, generator=torch.Generator())),
+    ("time_warp", lambda x: A.time_warp(x, generator=torch.Generator())),
+    ("window_slice", lambda x: A.window_slice(x, generator=torch.Generator())),
+    ("cutout", lambda x: A.cutout(x, generator=torch.Generator())),
+    ("slice_and_shuffle", lambda x: A.slice_and_shuffle(x, generator=torch.Generator())),
+    ("random_crop", lambda x: A.random_crop(x, 2, generator=torch.Generator())),
+]
+
+
+@pytest.mark.parametrize("name, call", _SHAPE_CHECKED, ids=[n for n, _ in _SHAPE_CHECKED])
+@pytest.mark.parametrize(
+    "x, error",
+    [(torch.randn(4, 20), ValueError), (torch.randn(4, 0, 2), ValueError),
+     (np.zeros((4, 20, 1)), TypeError)],
+    ids=["2-D", "empty", "ndarray"],
+)
+def test_augmentations_reject_bad_batches_by_name(name, call, x, error):
+    with pytest.raises(error, match=name):
+        call(x)

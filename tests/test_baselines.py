@@ -76,3 +76,17 @@ def test_euclidean_refuses_missing_values(shared_data):
     X, y, Y, _ = load_dataset("DodgerLoopDay", data_home=shared_data)
     with pytest.raises(ValueError, match="dtw_d"):
         NearestNeighborBaseline().fit(X, y).predict(Y)
+
+
+@pytest.mark.parametrize(
+    "X, Y, match",
+    [
+        (np.zeros(5), np.zeros((2, 5, 1)), "n_channels"),
+        (np.zeros((2, 5, 1)), np.zeros((2, 5, 2)), "channels"),
+        (np.zeros((2, 5, 1)), np.zeros((2, 6, 1)), "one length"),
+    ],
+    ids=["1-D", "channels", "lengths"],
+)
+def test_pairwise_distances_rejects_bad_shapes(X, Y, match):
+    with pytest.raises(ValueError, match=match):
+        pairwise_distances(X, Y)

@@ -322,3 +322,20 @@ def test_quick_suite_writes_every_output(shared_data, tmp_path):
     assert not [r for r in rows if r["error"]]
     page = (tmp_path / "benchmark_suite.md").read_text()
     assert "| GunPoint |" in page and "0.980" in page  # the paper number beside sslts
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: point_adjust(np.zeros(5), np.zeros(4), 3), "one length"),
+        (lambda: point_adjust([0, 2], [0, 1], 1), "only 0 and 1"),
+        (lambda: point_adjust([0, 1], [0, 1], -1), "non-negative"),
+        (lambda: suppress_nearby(np.zeros((2, 2)), 3), "1-D"),
+        (lambda: ts2vec_normalise("GunPoint", np.zeros(5), np.zeros(5)), "n_channels"),
+        (lambda: ts2vec_normalise("X", np.zeros((2, 5, 2)), np.zeros((2, 5, 3))), "channels"),
+    ],
+    ids=["length", "values", "delay", "ndim", "normalise-1d", "normalise-channels"],
+)
+def test_protocol_helpers_reject_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

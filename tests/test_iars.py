@@ -260,3 +260,9 @@ def test_plot_resolutions(gunpoint, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match="pip install matplotlib"):
         est.plot_resolutions()
+
+
+@pytest.mark.parametrize("table", [np.array([1.0, 2.0]), np.empty((0, 0))])
+def test_selection_probabilities_rejects_a_malformed_table(table):
+    with pytest.raises(ValueError, match="n_periods, n_levels"):
+        selection_probabilities(table)

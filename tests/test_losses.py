@@ -20,6 +20,7 @@ from sslts.losses import (
     hierarchical_contrastive_loss,
     instance_contrastive_loss,
     level_losses,
+    single_level_loss,
     temporal_contrastive_loss,
 )
 
@@ -242,3 +243,27 @@ def test_in_place_log_softmax_equals_out_of_place(dtype):
     sim.diagonal(dim1=1, dim2=2).fill_(float("-inf"))
     expected = torch.log_softmax(sim, dim=-1)
     torch.testing.assert_close(_log_softmax_lastdim(sim.clone()), expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "fn", [hierarchical_contrastive_loss, level_losses, instance_contrastive_loss,
+           temporal_contrastive_loss],
+)
+@pytest.mark.parametrize(
+    "z1, z2, match",
+    [
+        (torch.randn(4, 10, 8), torch.randn(4, 9, 8), "same shape"),
+        (torch.randn(10, 8), torch.randn(10, 8), r"\(batch, time, dims\)"),
+        (torch.randn(4, 0, 8), torch.randn(4, 0, 8), "no empty axis"),
+        (torch.randn(4, 10, 8).numpy(), torch.randn(4, 10, 8), "torch.Tensor"),
+    ],
+    ids=["mismatch", "2-D", "empty", "ndarray"],
+)
+def test_losses_reject_bad_shapes(fn, z1, z2, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        fn(z1, z2)
+
+
+def test_single_level_loss_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="same shape"):
+        single_level_loss(torch.randn(4, 10, 8), torch.randn(4, 9, 8), 0)

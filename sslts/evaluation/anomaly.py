@@ -186,6 +186,24 @@ def adjusted_errors(errors: np.ndarray, window: int = _MA_WINDOW) -> np.ndarray:
     return (errors - mean) / mean
 
 
+def _check_binary(delay: int, **series) -> list[np.ndarray]:
+    """1-D {0, 1} arrays of one length and a non-negative delay, or a clear error."""
+    if not isinstance(delay, (int, np.integer)) or delay < 0:
+        raise ValueError(f"delay must be a non-negative integer, got {delay!r}.")
+    arrays = []
+    for name, values in series.items():
+        arr = np.asarray(values)
+        if arr.ndim != 1:
+            raise ValueError(f"{name} must be 1-D (one value per timestamp), got {arr.shape}.")
+        if not np.isin(arr, (0, 1)).all():
+            raise ValueError(f"{name} must hold only 0 and 1.")
+        arrays.append(arr.astype(int))
+    if len({len(a) for a in arrays}) > 1:
+        lengths = ", ".join(f"{n} {len(a)}" for n, a in zip(series, arrays))
+        raise ValueError(f"The series must have one length, got {lengths}.")
+    return arrays
+
+
 def suppress_nearby(predictions: np.ndarray, delay: int) -> np.ndarray:
     """Drop a positive when an earlier kept positive lies in the ``delay`` steps before it.
 
@@ -198,6 +216,7 @@ def suppress_nearby(predictions: np.ndarray, delay: int) -> np.ndarray:
     -------
     ndarray of shape (n_timestamps,), int
     """
+    (predictions,) = _check_binary(delay, predictions=predictions)
     out = np.zeros(len(predictions), dtype=int)
     last_kept = -np.inf
     for t in np.flatnonzero(predictions):  # positives are rare: loop over them only
@@ -228,7 +247,7 @@ def point_adjust(predictions: np.ndarray, labels: np.ndarray, delay: int) -> np.
     >>> point_adjust(np.array([0, 0, 1, 0, 1]), np.array([0, 1, 1, 1, 0]), delay=1)
     array([0, 1, 1, 1, 1])
     """
-    adjusted = np.asarray(predictions, dtype=int).copy()
+    adjusted, labels = _check_binary(delay, predictions=predictions, labels=labels)
     edges = np.diff(np.concatenate([[0], labels, [0]]))
     for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
         adjusted[start:stop] = int(adjusted[start : min(start + delay + 1, stop)].any())

@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils.validation import check_time_series
+from ..utils.validation import check_series_pair, check_time_series
 
 __all__ = ["NearestNeighborBaseline", "pairwise_distances"]
 
@@ -47,11 +47,17 @@ def pairwise_distances(X, Y, metric: str = "euclidean", *, sakoe_chiba_radius=No
         Squared distances (monotone in the distances, so the nearest neighbours are
         the same).
     """
+    X, Y = check_series_pair(X, Y)
     if metric == "euclidean":
         if np.isnan(X).any() or np.isnan(Y).any():
             raise ValueError(
                 "The Euclidean distance needs equal-length series without missing values; "
                 "use metric='dtw_d' or 'dtw_i' for NaN-padded variable-length data."
+            )
+        if X.shape[1] != Y.shape[1]:
+            raise ValueError(
+                f"The Euclidean distance needs series of one length; X has {X.shape[1]} "
+                f"timestamps and Y {Y.shape[1]}. Use metric='dtw_d' or 'dtw_i'."
             )
         return cdist(X.reshape(len(X), -1), Y.reshape(len(Y), -1), metric="sqeuclidean")
     from tslearn.metrics import cdist_dtw

@@ -15,6 +15,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
+from ..utils.validation import check_series_pair
+
 __all__ = [
     "CLASSIFICATION_PROTOCOLS",
     "UCR_NOT_NORMALISED",
@@ -62,6 +64,7 @@ def ts2vec_normalise(name: str, X_train: np.ndarray, X_test: np.ndarray):
     X_train, X_test : ndarray of the same shapes
         New arrays (inputs are not modified).
     """
+    X_train, X_test = check_series_pair(X_train, X_test, ("X_train", "X_test"))
     if X_train.shape[2] > 1:
         mean = np.nanmean(X_train, axis=(0, 1))
         std = np.nanstd(X_train, axis=(0, 1))

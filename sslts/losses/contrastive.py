@@ -10,6 +10,11 @@ its lower/upper-triangular copies, its negated copy and the elementwise backward
 passes through them (``tests/test_losses.py`` checks values and gradients against
 a literal re-statement of that construction and against a Python-loop InfoNCE).
 With ``chunk_size`` the matrix is processed in row blocks, for long crops.
+
+Every public loss raises ``ValueError`` (``TypeError`` for non-tensors) unless ``z1``
+and ``z2`` are (B, T, D) tensors of the same shape with no empty axis.  Values are not
+scanned (that would cost a device sync per step): NaN propagates to the loss, and the
+estimators stop on a non-finite loss with a clear error.
 """
 
 from __future__ import annotations
@@ -100,6 +105,23 @@ def _log_softmax_lastdim(sim: torch.Tensor) -> torch.Tensor:
     return torch._log_softmax(sim, -1, False, out=sim)
 
 
+def _check_views(z1, z2) -> None:
+    """Shape checks shared by the public losses (values are not scanned: NaN propagates)."""
+    for name, z in (("z1", z1), ("z2", z2)):
+        if not isinstance(z, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(z).__name__}.")
+        if z.ndim != 3 or 0 in z.shape:
+            raise ValueError(
+                f"{name} must have shape (batch, time, dims) with no empty axis, "
+                f"got {tuple(z.shape)}."
+            )
+    if z1.shape != z2.shape:
+        raise ValueError(
+            f"z1 and z2 must have the same shape (the same timestamps of the two views), "
+            f"got {tuple(z1.shape)} and {tuple(z2.shape)}."
+        )
+
+
 def _at_least_float32(z: torch.Tensor) -> torch.Tensor:
     """Upcast half-precision representations (autocast output) to float32."""
     return z.float() if z.dtype in (torch.float16, torch.bfloat16) else z
@@ -151,6 +173,7 @@ def instance_contrastive_loss(
     Tensor
         Scalar loss (float32, or float64 for float64 input); 0 when ``B == 1`` (no negatives).
     """
+    _check_views(z1, z2)
     if z1.shape[0] == 1:
         return z1.new_zeros((), dtype=torch.promote_types(z1.dtype, torch.float32))
     z1, z2 = _at_least_float32(z1), _at_least_float32(z2)
@@ -180,6 +203,7 @@ def temporal_contrastive_loss(
     Tensor
         Scalar loss (float32, or float64 for float64 input); 0 when ``T == 1``.
     """
+    _check_views(z1, z2)
     if z1.shape[1] == 1:
         return z1.new_zeros((), dtype=torch.promote_types(z1.dtype, torch.float32))
     z1, z2 = _at_least_float32(z1), _at_least_float32(z2)
@@ -220,6 +244,7 @@ def level_losses(
     list of Tensor
         One scalar per level ``0 .. floor(log2 T)`` (``None`` for skipped levels).
     """
+    _check_views(z1, z2)
     out = []
     d = 0
     while True:
@@ -293,6 +318,7 @@ def single_level_loss(
     Tensor
         Scalar loss, equal to ``level_losses(z1, z2, alpha, temporal_unit)[level]``.
     """
+    _check_views(z1, z2)
     n_levels = z1.shape[1].bit_length()  # floor(log2 T) + 1
     if not 0 <= level < n_levels:
         raise ValueError(f"level must be in [0, {n_levels - 1}] for T={z1.shape[1]}, got {level}.")

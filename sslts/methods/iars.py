@@ -375,6 +375,11 @@ def selection_probabilities(table: np.ndarray) -> np.ndarray:
         ``softmax(s)`` with ``s = softmax(L_e - L_{e-1})`` on the forward-filled
         last two rows; uniform with fewer than two rows.
     """
+    table = np.asarray(table, dtype=np.float64)
+    if table.ndim != 2 or table.shape[1] == 0:
+        raise ValueError(
+            f"table must have shape (n_periods, n_levels) with n_levels >= 1, got {table.shape}."
+        )
     n_levels = table.shape[1]
     if len(table) < 2:
         return np.full(n_levels, 1.0 / n_levels)

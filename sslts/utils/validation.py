@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_array
 
 __all__ = [
     "check_finite_embeddings",
+    "check_series_pair",
     "check_time_series",
     "pad_series_list",
     "series_lengths",
@@ -250,6 +251,41 @@ def check_finite_embeddings(X: np.ndarray, Z: np.ndarray, *, estimator=None) -> 
             f"X[{rows[0]}]); values up to {np.nanmax(np.abs(X)):.3g} overflow float32 inside "
             "the network. Rescale the data, e.g. z-normalise each series."
         )
+
+
+def check_series_pair(A, B, names: tuple[str, str] = ("X", "Y")) -> tuple[np.ndarray, np.ndarray]:
+    """Two (n, T, C) float arrays with the same number of channels, or a clear error.
+
+    For helpers that take a ready train/test (or query/reference) pair of padded
+    arrays; NaN is left to them (it marks padding), only the shapes are checked.
+
+    Parameters
+    ----------
+    A, B : array-like of shape (n_series, n_timestamps, n_channels)
+    names : tuple of two str, default=("X", "Y")
+        Names used in the error messages.
+
+    Returns
+    -------
+    A, B : ndarray
+        The inputs as arrays (float ones keep their dtype, others become float64).
+    """
+    arrays = []
+    for name, arr in zip(names, (A, B)):
+        if not (isinstance(arr, np.ndarray) and arr.dtype.kind == "f"):
+            arr = _as_numeric_array(arr, name)
+        if arr.ndim != 3 or 0 in arr.shape:
+            raise ValueError(
+                f"{name} must have shape (n_series, n_timestamps, n_channels) with no empty "
+                f"axis, got {arr.shape}."
+            )
+        arrays.append(arr)
+    if arrays[0].shape[2] != arrays[1].shape[2]:
+        raise ValueError(
+            f"{names[0]} has {arrays[0].shape[2]} channels but {names[1]} has "
+            f"{arrays[1].shape[2]}."
+        )
+    return arrays[0], arrays[1]
 
 
 def valid_timestamp_mask(X: np.ndarray) -> np.ndarray:
