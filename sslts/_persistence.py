@@ -183,7 +183,6 @@ def load(path):
     return est
 
 
-
 class PersistenceMixin:
     """Pickling and ``save``/``load`` for :class:`~sslts.base.BaseSSLTransformer`.
 

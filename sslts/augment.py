@@ -51,7 +51,6 @@ __all__ = [
 ]
 
 
-
 def _batch_input(fn):
     """Reject ``x`` unless it is a (B, T, C) tensor with no empty axis, before ``fn`` runs."""
 
@@ -67,6 +66,7 @@ def _batch_input(fn):
         return fn(x, *args, **kwargs)
 
     return checked
+
 
 @dataclass(frozen=True)
 class CropPair:

@@ -174,6 +174,10 @@ def instance_contrastive_loss(
         Scalar loss (float32, or float64 for float64 input); 0 when ``B == 1`` (no negatives).
     """
     _check_views(z1, z2)
+    return _instance_loss(z1, z2, chunk_size)
+
+
+def _instance_loss(z1, z2, chunk_size):
     if z1.shape[0] == 1:
         return z1.new_zeros((), dtype=torch.promote_types(z1.dtype, torch.float32))
     z1, z2 = _at_least_float32(z1), _at_least_float32(z2)
@@ -204,6 +208,10 @@ def temporal_contrastive_loss(
         Scalar loss (float32, or float64 for float64 input); 0 when ``T == 1``.
     """
     _check_views(z1, z2)
+    return _temporal_loss(z1, z2, chunk_size)
+
+
+def _temporal_loss(z1, z2, chunk_size):
     if z1.shape[1] == 1:
         return z1.new_zeros((), dtype=torch.promote_types(z1.dtype, torch.float32))
     z1, z2 = _at_least_float32(z1), _at_least_float32(z2)
@@ -245,6 +253,10 @@ def level_losses(
         One scalar per level ``0 .. floor(log2 T)`` (``None`` for skipped levels).
     """
     _check_views(z1, z2)
+    return _level_losses(z1, z2, alpha, temporal_unit, levels, chunk_size)
+
+
+def _level_losses(z1, z2, alpha, temporal_unit, levels, chunk_size):
     out = []
     d = 0
     while True:
@@ -252,9 +264,9 @@ def level_losses(
         if levels is None or d in levels:
             loss = z1.new_zeros((), dtype=torch.promote_types(z1.dtype, torch.float32))
             if alpha != 0:
-                loss = alpha * instance_contrastive_loss(z1, z2, chunk_size)
+                loss = alpha * _instance_loss(z1, z2, chunk_size)
             if length > 1 and d >= temporal_unit and alpha != 1:
-                loss = loss + (1 - alpha) * temporal_contrastive_loss(z1, z2, chunk_size)
+                loss = loss + (1 - alpha) * _temporal_loss(z1, z2, chunk_size)
             out.append(loss)
         else:
             out.append(None)
@@ -327,4 +339,4 @@ def single_level_loss(
         z1 = F.max_pool1d(z1.transpose(1, 2), k).transpose(1, 2)  # (B, T // k, D)
         z2 = F.max_pool1d(z2.transpose(1, 2), k).transpose(1, 2)
     # The pooled tensors are level 0 of a hierarchy that starts ``level`` steps deeper.
-    return level_losses(z1, z2, alpha, temporal_unit - level, levels=(0,))[0]
+    return _level_losses(z1, z2, alpha, temporal_unit - level, (0,), None)[0]
