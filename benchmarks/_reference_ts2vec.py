@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from sslts import TS2VecTransformer
-from sslts.encoders import SamePadConv
+from sslts.encoders import DilatedConvEncoder, SamePadConv
 
 __all__ = ["ReferenceTS2Vec", "reference_hierarchical_loss"]
 
@@ -93,11 +93,22 @@ class _FullSamePadConv(SamePadConv):
         )
 
 
+class _ChannelsFirstStack(DilatedConvEncoder):
+    """The block stack without sslts' channels-last tail: every conv through ``forward``."""
+
+    def forward(self, x, inside=None):
+        for block in self:
+            x = block(x, inside)
+        return x
+
+
 class ReferenceTS2Vec(TS2VecTransformer):
     """TS2VecTransformer with the official implementation's costs (see module doc)."""
 
     def _build_module(self, n_channels):
         module = super()._build_module(n_channels)
+        module.bucket_lengths = False  # the official code meets every crop length as it is
+        module.feature_extractor.__class__ = _ChannelsFirstStack
         for sub in module.modules():
             if type(sub) is SamePadConv:
                 sub.__class__ = _FullSamePadConv  # same parameters, slower forward
@@ -110,14 +121,12 @@ class ReferenceTS2Vec(TS2VecTransformer):
         keep = rng.numpy.binomial(1, self.mask_p, size=view.shape[:2]).astype(bool)
         return torch.from_numpy(keep).to(view.device)
 
-    def _training_step(self, module, batch, rng):
-        out1, out2 = self._encode_views(module, batch, rng)
+    def training_step(self, module, batch, ctx):
+        out1, out2 = self._encode_views(module, batch, ctx.rng)
         return reference_hierarchical_loss(out1, out2, self.alpha, self.temporal_unit)
 
-    def _optimizer_step(self, module, optimizer, batch, rng):
-        loss = super()._optimizer_step(module, optimizer, batch, rng)
-        loss.item()  # the official loop logs every step: one device sync per step
-        return loss
+    def on_step_end(self, ctx):
+        ctx.loss.item()  # the official loop logs every step: one device sync per step
 
     @torch.no_grad()
     def _update_average(self):

@@ -63,8 +63,8 @@ class EncoderOnly(TS2VecTransformer):
     ratio any selection of levels could reach.
     """
 
-    def _training_step(self, module, batch, rng):
-        out1, out2 = self._encode_views(module, batch, rng)
+    def training_step(self, module, batch, ctx):
+        out1, out2 = self._encode_views(module, batch, ctx.rng)
         return out1.mean() + out2.mean()
 
 

@@ -1,25 +1,46 @@
 """sslts: self-supervised time-series representations as scikit-learn transformers."""
 
-from .base import BaseSSLTransformer, Checkpoint, load
+from . import callbacks
+from ._loop import TrainContext
+from .anomaly_detector import EmbeddingAnomalyDetector
+from .base import BaseSSLTransformer, load
+from .callbacks import Callback, Checkpoint, EarlyStopping
 from .datasets import list_datasets, load_dataset
 from .exceptions import TrainingDivergedError
+from .forecaster import EmbeddingForecaster
 from .methods import (
+    BarlowTwinsTransformer,
     IARSTransformer,
+    InfoNCETransformer,
+    NCVQVAETransformer,
     SelfTimeTransformer,
     TimeDRLTransformer,
     TS2VecTransformer,
+    VIbCRegTransformer,
 )
+from .utils.validation import LayoutWarning
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BarlowTwinsTransformer",
     "BaseSSLTransformer",
+    "Callback",
     "Checkpoint",
+    "EarlyStopping",
+    "EmbeddingAnomalyDetector",
+    "EmbeddingForecaster",
     "IARSTransformer",
+    "InfoNCETransformer",
+    "LayoutWarning",
+    "NCVQVAETransformer",
     "SelfTimeTransformer",
     "TS2VecTransformer",
     "TimeDRLTransformer",
+    "VIbCRegTransformer",
+    "TrainContext",
     "TrainingDivergedError",
+    "callbacks",
     "list_datasets",
     "load",
     "load_dataset",

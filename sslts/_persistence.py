@@ -2,8 +2,8 @@
 
 A saved model is a dict of plain Python values and tensors written with
 :func:`torch.save`, so :func:`load` can use ``torch.load(weights_only=True)``: no
-code from the file is ever executed.  The same payload, plus the random-generator
-and scheduler state of the training loop, is what :class:`Checkpoint` writes.
+code from the file is ever executed.  The same payload, plus the training loop's
+state, is what :class:`sslts.callbacks.Checkpoint` writes.
 """
 
 from __future__ import annotations
@@ -20,19 +20,31 @@ from sklearn.utils.validation import check_is_fitted
 
 from .utils.torch_utils import fallback_device, seeded_torch, to_cpu
 
-__all__ = ["Checkpoint", "PersistenceMixin", "load"]
+__all__ = [
+    "PersistenceMixin",
+    "atomic_save",
+    "data_fingerprint",
+    "decode",
+    "encode",
+    "estimator_payload",
+    "load",
+    "read_payload",
+    "restore_estimator",
+]
 
 _FORMAT_VERSION = 1
 _NDARRAY = "__sslts_ndarray__"
 # Private attributes that are rebuilt (modules) or stored under their own key.
 _NOT_PRIVATE = ("_optimizer_state",)
+# Training-time objects, not model state: never written to a file.
+_NOT_SAVED = ("callbacks", "callbacks_")
 
 
 class _Unsaveable(TypeError):
     """A value that cannot be written as plain data."""
 
 
-def _encode(value):
+def encode(value):
     """``value`` as plain data for a ``weights_only`` file; raises :class:`_Unsaveable`."""
     if type(value) in (bool, int, float, str, type(None)):
         return value
@@ -43,20 +55,20 @@ def _encode(value):
     if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
         return {_NDARRAY: torch.from_numpy(np.array(value, copy=True))}
     if isinstance(value, (list, tuple)):
-        return type(value)(_encode(v) for v in value)
+        return type(value)(encode(v) for v in value)
     if isinstance(value, dict) and all(isinstance(k, (str, int)) for k in value):
-        return {k: _encode(v) for k, v in value.items()}
+        return {k: encode(v) for k, v in value.items()}
     raise _Unsaveable(type(value).__name__)
 
 
-def _decode(value):
-    """Inverse of :func:`_encode`."""
+def decode(value):
+    """Inverse of :func:`encode`."""
     if isinstance(value, dict):
         if set(value) == {_NDARRAY}:
             return value[_NDARRAY].numpy()
-        return {k: _decode(v) for k, v in value.items()}
+        return {k: decode(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(_decode(v) for v in value)
+        return type(value)(decode(v) for v in value)
     return value
 
 
@@ -64,7 +76,7 @@ def _encode_attributes(est, names) -> dict:
     out = {}
     for name in names:
         try:
-            out[name] = _encode(est.__dict__[name])
+            out[name] = encode(est.__dict__[name])
         except _Unsaveable as exc:
             warnings.warn(
                 f"{type(est).__name__}.{name} holds a {exc} and is not saved.",
@@ -74,14 +86,16 @@ def _encode_attributes(est, names) -> dict:
     return out
 
 
-def _payload(est) -> dict:
+def estimator_payload(est) -> dict:
     """Everything needed to rebuild the fitted ``est``."""
-    params = est.get_params(deep=False)
+    params = {k: v for k, v in est.get_params(deep=False).items() if k not in _NOT_SAVED}
     if not isinstance(params.get("random_state"), (int, type(None))):
         params["random_state"] = None  # a RandomState instance is not plain data
     params = {k: str(v) if isinstance(v, torch.device) else v for k, v in params.items()}
     keys = [k for k in est.__dict__ if not k.startswith("__")]
-    fitted = [k for k in keys if k.endswith("_") and not k.startswith("_")]
+    fitted = [
+        k for k in keys if k.endswith("_") and not k.startswith("_") and k not in _NOT_SAVED
+    ]
     # Callables among private attributes are hooks patched onto the instance, not state.
     private = [
         k for k in keys
@@ -93,7 +107,7 @@ def _payload(est) -> dict:
     return {
         "sslts_format": _FORMAT_VERSION,
         "class": type(est).__name__,
-        "params": _encode(params),
+        "params": encode(params),
         "fitted": _encode_attributes(est, fitted),
         "private": _encode_attributes(est, private),
         "device": str(est.device_),
@@ -103,7 +117,7 @@ def _payload(est) -> dict:
     }
 
 
-def _atomic_save(payload: dict, path) -> None:
+def atomic_save(payload: dict, path) -> None:
     """Write ``payload`` so that ``path`` is never left half-written (e.g. on Ctrl-C)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
@@ -113,10 +127,10 @@ def _atomic_save(payload: dict, path) -> None:
 
 def save(est, path) -> None:
     """Write the fitted ``est`` to ``path`` (see :meth:`BaseSSLTransformer.save`)."""
-    _atomic_save(_payload(est), path)
+    atomic_save(estimator_payload(est), path)
 
 
-def _read(path) -> dict:
+def read_payload(path) -> dict:
     """The payload in ``path``, checked to be an sslts model of a readable format."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
@@ -137,10 +151,11 @@ def _read(path) -> dict:
     return payload
 
 
-def _restore(est, payload: dict) -> None:
+def restore_estimator(est, payload: dict) -> None:
     """Put the fitted state of ``payload`` into ``est`` (whose params already match)."""
-    est.__dict__.update(_decode(payload["fitted"]))
-    est.__dict__.update(_decode(payload["private"]))
+    est.__dict__.update(decode(payload["fitted"]))
+    est.callbacks_ = []  # training-time objects are not saved (pickling keeps them)
+    est.__dict__.update(decode(payload["private"]))
     est.device_ = fallback_device(torch.device(payload["device"]))
     with seeded_torch(0, torch.device("cpu")):  # initial values are overwritten below
         est.module_ = est._build_module(est.n_channels_)
@@ -177,9 +192,9 @@ def load(path):
     """
     from . import _registry
 
-    payload = _read(path)
-    est = _registry.estimator_class(payload["class"])(**_decode(payload["params"]))
-    _restore(est, payload)
+    payload = read_payload(path)
+    est = _registry.estimator_class(payload["class"])(**decode(payload["params"]))
+    restore_estimator(est, payload)
     return est
 
 
@@ -193,8 +208,13 @@ class PersistenceMixin:
     def __getstate__(self):
         state = self.__dict__.copy()
         for key in ("module_", "averaged_module_"):
-            if isinstance(state.get(key), torch.nn.Module):
-                state[key] = copy.deepcopy(state[key]).to("cpu")
+            module = state.get(key)
+            # Copy only what is off the CPU: pickling never changes the module, and a
+            # deep copy's tensors hash differently each time (joblib.hash, aeon's checks).
+            if isinstance(module, torch.nn.Module) and any(
+                t.device.type != "cpu" for t in module.state_dict().values()
+            ):
+                state[key] = copy.deepcopy(module).to("cpu")
         if "device_" in state:
             state["device_"] = str(state["device_"])
         return state
@@ -244,126 +264,7 @@ class PersistenceMixin:
         return est
 
 
-class Checkpoint:
-    """Save the training state every few epochs and resume an interrupted ``fit``.
-
-    Pass an instance to ``fit`` (``est.fit(X, checkpoint=Checkpoint("ckpt/"))``, or
-    ``pipe.fit(X, y, enc__checkpoint=...)`` in a Pipeline).  Every ``every`` epochs
-    and at the end of training, the estimator, its optimiser, learning-rate schedule,
-    random generators and progress are written to ``directory/checkpoint.pt``
-    (atomically, so a crash never leaves a broken file).  A later ``fit`` with the
-    same checkpoint, the same parameters and the same data continues from there and
-    runs only the remaining budget; it ends with the same weights as a fit that was
-    never interrupted.
-
-    Parameters
-    ----------
-    directory : str or path-like
-        Folder for the checkpoint file; created if missing.
-    every : int, default=1
-        Epochs between two checkpoints.
-    resume : bool, default=True
-        Continue from an existing checkpoint in ``directory``.  False starts afresh
-        and overwrites it.
-
-    Attributes
-    ----------
-    path : pathlib.Path
-        The checkpoint file.
-
-    Notes
-    -----
-    Checkpoints are written at epoch ends only: after a Ctrl-C the epoch in
-    progress is redone on resume.  A finished fit leaves its final checkpoint, so
-    fitting again with ``resume=True`` just loads the trained model; use a new
-    directory (or ``resume=False``) to train anew.  Files are read with
-    ``weights_only=True``.
-
-    Examples
-    --------
-    >>> import numpy as np, tempfile
-    >>> from sslts import Checkpoint, TS2VecTransformer
-    >>> X = np.random.default_rng(0).normal(size=(8, 20))
-    >>> enc = TS2VecTransformer(output_dims=4, hidden_dims=4, depth=1, n_epochs=3,
-    ...                         batch_size=4, device="cpu", random_state=0)
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     enc = enc.fit(X, checkpoint=Checkpoint(d, every=1))
-    ...     enc.n_epochs_
-    3
-    """
-
-    filename = "checkpoint.pt"
-
-    def __init__(self, directory, *, every: int = 1, resume: bool = True):
-        if int(every) != every or every < 1:
-            raise ValueError(f"every must be a positive integer, got {every!r}.")
-        self.directory = directory
-        self.every = int(every)
-        self.resume = resume
-
-    def __repr__(self) -> str:
-        return f"Checkpoint({str(self.directory)!r}, every={self.every}, resume={self.resume})"
-
-    @property
-    def path(self) -> Path:
-        return Path(self.directory) / self.filename
-
-    def due(self, epochs_done: int) -> bool:
-        """Whether a checkpoint is written after ``epochs_done`` epochs of this fit."""
-        return epochs_done % self.every == 0
-
-    def read(self, est) -> dict | None:
-        """The checkpoint to resume ``est`` from, or None to start afresh.
-
-        Raises
-        ------
-        ValueError
-            The checkpoint belongs to another class or other parameters.
-        """
-        if not self.resume or not self.path.exists():
-            return None
-        payload = _read(self.path)
-        if payload["class"] != type(est).__name__ or "run" not in payload:
-            raise ValueError(
-                f"{self.path} is not a {type(est).__name__} training checkpoint; "
-                "use another directory or resume=False."
-            )
-        saved = _decode(payload["params"])
-        ours = est.get_params(deep=False)
-        differ = sorted(
-            k for k in ours if k not in ("verbose", "device") and saved.get(k) != ours[k]
-        )
-        if differ:
-            raise ValueError(
-                f"{self.path} was written with other values of {differ}; resume with the "
-                "same parameters, or use another directory or resume=False."
-            )
-        return payload
-
-    def write(self, est, run: dict) -> None:
-        """Save ``est`` and the loop state ``run`` (plain data and tensors)."""
-        Path(self.directory).mkdir(parents=True, exist_ok=True)
-        payload = _payload(est)
-        payload["run"] = _encode(run)
-        _atomic_save(payload, self.path)
-
-
 def data_fingerprint(X: np.ndarray) -> str:
     """Short hash of a validated training array, to refuse resuming on other data."""
     digest = hashlib.blake2b(np.ascontiguousarray(X).data, digest_size=16)
     return f"{X.shape}:{digest.hexdigest()}"
-
-
-def restore(est, payload: dict) -> None:
-    """Put the estimator state of a checkpoint (or saved model) into ``est``."""
-    _restore(est, payload)
-
-
-def run_state(payload: dict) -> dict:
-    """The training-loop state stored in a checkpoint."""
-    return _decode(payload["run"])
-
-
-def restore_private(est, payload: dict) -> None:
-    """Re-apply the private attributes of ``payload`` (after data preparation reset them)."""
-    est.__dict__.update(_decode(payload["private"]))

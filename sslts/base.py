@@ -1,29 +1,32 @@
 """The base class that every sslts estimator shares.
 
 :class:`BaseSSLTransformer` owns the scikit-learn contract (parameters, validation,
-fitted state, pickling, ``save``/``load``) and the training loop (device, seeding,
-batching, progress, loss history, early stopping, divergence and interruption
-handling, weight averaging).  A method subclass declares only:
+fitted state, pickling, ``save``/``load``) and the training loop
+(:mod:`sslts._loop`: device, seeding, batching, hooks, callbacks, loss history,
+divergence and interruption handling, weight averaging, data parallelism).  A
+method subclass declares what its paper's method section describes:
 
-- ``_build_module(n_channels)``: the network (encoder plus any training heads);
-- ``_training_step(module, batch, rng)``: the views and the loss for one batch;
+- ``_build_module(n_channels)``: everything that is trained (encoder and heads);
+- ``training_step(module, batch, ctx)``: the views and the loss of one batch;
 - ``_embed(module, batch, level)``: embeddings of a batch at a given level;
-- optionally ``_default_budget``, ``_prepare_training_data``, ``_make_optimizer``,
-  ``_make_scheduler``, ``_on_epoch_end``, ``_min_length`` and ``_valid_levels``.
+- optionally the loop hooks ``on_fit_start``, ``on_epoch_start``, ``on_step_end``,
+  ``on_epoch_end``, ``on_fit_end`` and the builders ``_default_budget``,
+  ``_prepare_training_data``, ``_make_optimizer``, ``_make_scheduler``,
+  ``_min_length``, ``_n_features_out_for`` and ``_valid_levels``.
+
+``docs/new_method.md`` walks through a complete method written on these hooks.
 
 Reliability contract (``tests/test_common.py`` and friends check it for every
 method): bad input fails validation with a message that says what to do; a
 non-finite loss raises :class:`~sslts.TrainingDivergedError` and keeps the last
 finite epoch's weights; Ctrl-C keeps the weights reached so far; running out of
-device memory names the parameters to lower; a :class:`~sslts.Checkpoint` passed to
-``fit`` saves every few epochs and resumes exactly; non-finite embeddings are never
-returned.
+device memory names the parameters to lower; a :class:`~sslts.Checkpoint` saves
+every few epochs and resumes exactly; non-finite embeddings are never returned.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 import time
 import warnings
 from numbers import Integral, Real
@@ -33,29 +36,31 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
-from . import _persistence, distributed
+from . import distributed
 from ._accelerate import maybe_compile, precision_context
-from ._loop import Progress, TrainingLoop
-from ._persistence import Checkpoint, PersistenceMixin, load
+from ._inference import InferenceMixin
+from ._loop import TrainContext, TrainingLoop, TrainingStep
+from ._persistence import PersistenceMixin, load, restore_estimator
+from .callbacks import Checkpoint, EarlyStopping, PrintLog, ProgressBar
 from .exceptions import TrainingDivergedError
-from .utils.torch_utils import RandomStreams, fallback_device, resolve_device, seeded_torch, to_cpu
-from .utils.validation import check_finite_embeddings, check_time_series
+from .utils.torch_utils import (
+    RandomStreams,
+    fallback_device,
+    resolve_device,
+    running_average_,
+    seeded_torch,
+    to_cpu,
+)
+from .utils.validation import check_time_series
 
 __all__ = ["BaseSSLTransformer", "Checkpoint", "load"]
 
 # Data up to this size is moved to the accelerator once for the whole fit.
 _DEVICE_RESIDENT_BYTES = 2 * 1024**3
-# Rough number of activation floats one inference batch may hold.
-_INFERENCE_BUDGET = 2**24
-# Input values validated and encoded at a time by ``encode`` (16 MB of float32), so
-# that its working memory (several times a block) does not grow with the number of
-# series.
-_ENCODE_BLOCK_VALUES = 2**22
 
 
-class BaseSSLTransformer(PersistenceMixin, TransformerMixin, BaseEstimator):
+class BaseSSLTransformer(InferenceMixin, PersistenceMixin, TransformerMixin, BaseEstimator):
     """Base class of self-supervised time-series transformers.
 
     Not meant to be instantiated: use one of the method classes
@@ -73,6 +78,9 @@ class BaseSSLTransformer(PersistenceMixin, TransformerMixin, BaseEstimator):
         Mini-batch size (capped at the number of training series).
     lr : float
         Learning rate.
+    drop_last : bool
+        Skip the last partial batch of every epoch (each method's default follows its
+        official data loader).  A last batch of a single series is always skipped.
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
         Where to train and encode; "auto" picks CUDA when available.  The resolved
         device is stored in ``device_``.
@@ -81,7 +89,8 @@ class BaseSSLTransformer(PersistenceMixin, TransformerMixin, BaseEstimator):
         the same CPU give bitwise-identical embeddings.  The global torch/numpy RNG
         state is never changed.
     verbose : int, default=0
-        0 silent, 1 one line per epoch, 2 a tqdm progress bar.
+        0 silent, 1 one line per epoch (:class:`~sslts.callbacks.PrintLog`), 2 a tqdm
+        progress bar (:class:`~sslts.callbacks.ProgressBar`).
     warm_start : bool, default=False
         When True, ``fit`` continues from the current weights and optimiser state
         instead of starting afresh.
@@ -90,7 +99,8 @@ class BaseSSLTransformer(PersistenceMixin, TransformerMixin, BaseEstimator):
         ``(n_series, n_features_out)``; ``"timestamp"`` one vector per time step,
         shape ``(n_series, n_timestamps, n_features_out)``.
     n_iter_no_change : int, default=None
-        Stop when the epoch loss has not improved by ``tol`` for this many epochs.
+        Stop when the epoch loss has not improved by ``tol`` for this many epochs (a
+        shortcut for ``callbacks=[EarlyStopping(n_iter_no_change, tol)]``).
     tol : float, default=1e-4
         Minimum improvement of the epoch loss for early stopping.
     precision : {"float32", "tf32", "bf16"}, default="float32"
@@ -98,11 +108,24 @@ class BaseSSLTransformer(PersistenceMixin, TransformerMixin, BaseEstimator):
         ``docs/performance.md``).
     compile : bool, default=False
         Compile the network with ``torch.compile``.
+    callbacks : list of Callback, default=None
+        Objects whose hooks run during ``fit`` (see :mod:`sslts.callbacks`).  ``fit``
+        uses deep copies of them, kept in ``callbacks_``.
+    sync_batchnorm : bool, default=False
+        Under a CUDA process group, synchronise batch-norm statistics over the ranks
+        (:class:`torch.nn.SyncBatchNorm`); see :mod:`sslts.distributed`.
+    input_layout : {"channels_last", "channels_first"}, default="channels_last"
+        How a 3-D array is read: ``(n_series, n_timestamps, n_channels)`` (tslearn,
+        the official code) or ``(n_series, n_channels, n_timestamps)`` (aeon, sktime,
+        tsai).  ``transform`` reads the layout seen in ``fit``.
 
     Attributes
     ----------
     module_ : torch.nn.Module
         The trained network.
+    averaged_module_ : torch.nn.Module or None
+        Running average of the iterates (parameters and buffers), the encoder
+        ``transform`` uses, for methods that average.
     device_ : torch.device
         Device the model lives on.
     n_channels_ : int
@@ -110,6 +133,8 @@ class BaseSSLTransformer(PersistenceMixin, TransformerMixin, BaseEstimator):
     n_features_in_ : int
         Number of time steps of the (padded) training array, as scikit-learn counts
         features of a 2-D input.
+    input_layout_ : str
+        The layout ``fit`` read, which ``transform`` reads too.
     loss_history_ : list of float
         Mean training loss of each epoch.
     n_iter_ : int
@@ -118,6 +143,9 @@ class BaseSSLTransformer(PersistenceMixin, TransformerMixin, BaseEstimator):
         Epochs run so far (cumulative over warm starts).
     fit_time_ : float
         Wall-clock seconds of the last ``fit``.
+    callbacks_ : list of Callback
+        The callbacks of the last ``fit`` (copies of ``callbacks`` plus those the
+        shortcuts added), with what they recorded.
     """
 
     _parameter_constraints: dict = {
@@ -125,6 +153,7 @@ class BaseSSLTransformer(PersistenceMixin, TransformerMixin, BaseEstimator):
         "n_iters": [Interval(Integral, 1, None, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
+        "drop_last": ["boolean"],
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -134,20 +163,61 @@ class BaseSSLTransformer(PersistenceMixin, TransformerMixin, BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left")],
         "precision": [StrOptions({"float32", "tf32", "bf16"})],
         "compile": ["boolean"],
+        "callbacks": [list, None],
+        "sync_batchnorm": ["boolean"],
+        "input_layout": [StrOptions({"channels_last", "channels_first"})],
     }
     _valid_levels: tuple[str, ...] = ("instance", "timestamp")
     # Methods whose published encoder is a running average of the iterates set this.
     _average_weights: bool = False
+    # Parameters that bound training memory, named when a fit runs out of it.
+    _memory_params: tuple[str, ...] = ("batch_size", "max_train_length")
 
-    # ------------------------------------------------------------------ hooks
+    # ----------------------------------------------------------- method hooks
     def _build_module(self, n_channels: int) -> torch.nn.Module:
+        """Everything that is trained, as one module (built under the fit's seed)."""
         raise NotImplementedError
 
-    def _training_step(self, module, batch: torch.Tensor, rng: RandomStreams) -> torch.Tensor:
+    def training_step(self, module: torch.nn.Module, batch: torch.Tensor, ctx) -> torch.Tensor:
+        """The loss of one batch.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            The network of ``_build_module``; call its sub-modules freely (the loop
+            wraps this step, not the network, for data parallelism).
+        batch : torch.Tensor of shape (batch_size, n_timestamps, n_channels)
+            float32 on the training device; NaN marks missing values.
+        ctx : TrainContext
+            ``ctx.rng`` holds the only random streams a step may draw from (dropout
+            draws from torch's default generator, which the loop seeds).  With
+            ``ctx.training`` False the step computes a validation loss under
+            ``torch.no_grad()`` and must leave method state alone.
+
+        Returns
+        -------
+        torch.Tensor
+            A 0-d loss.
+        """
         raise NotImplementedError
 
     def _embed(self, module, batch: torch.Tensor, level: str) -> torch.Tensor:
         raise NotImplementedError
+
+    def on_fit_start(self, ctx) -> None:
+        """Called before the first epoch of every ``fit`` (resumed ones included)."""
+
+    def on_epoch_start(self, ctx) -> None:
+        """Called before the first step of every epoch."""
+
+    def on_step_end(self, ctx) -> None:
+        """Called after every optimiser step (``ctx.loss`` is the step's loss)."""
+
+    def on_epoch_end(self, ctx) -> None:
+        """Called after every epoch, before the callbacks (``ctx.logs`` is filled)."""
+
+    def on_fit_end(self, ctx) -> None:
+        """Called when ``fit`` ends, however it ends (``ctx.logs["status"]``)."""
 
     def _n_features_out_for(self, level: str) -> int:
         """Size of the last axis of the embedding at ``level``."""
@@ -165,24 +235,12 @@ class BaseSSLTransformer(PersistenceMixin, TransformerMixin, BaseEstimator):
         return torch.optim.AdamW(params, lr=self.lr)
 
     def _make_scheduler(self, optimizer):
+        """The method's learning-rate schedule, stepped after every epoch, or None."""
         return None
 
-    def _on_epoch_end(self, epoch_loss: float) -> None:
-        """Called after every completed epoch (e.g. IARS picks its next resolution)."""
-
-    def _drop_last(self) -> bool:
-        return True
-
     def _min_length(self, training: bool) -> int:
-        """Fewest time steps ``fit`` (``training=True``) or ``transform`` accepts.
-
-        Methods with patches, pooling depth or pieces override this; shorter input
-        then fails validation with a ValueError that names the minimum.
-        """
+        """Fewest time steps ``fit`` (``training=True``) or ``transform`` accepts."""
         return 1
-
-    # Parameters that bound training memory, named when a fit runs out of it.
-    _memory_params: tuple[str, ...] = ("batch_size", "max_train_length")
 
     # ------------------------------------------------------------- public API
     def fit(self, X, y=None, *, checkpoint=None):
@@ -192,7 +250,9 @@ class BaseSSLTransformer(PersistenceMixin, TransformerMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_series, n_timestamps) or \
                 (n_series, n_timestamps, n_channels), or list of arrays
-            Training series; ``NaN`` marks missing values or padding.
+            Training series; ``NaN`` marks missing values or padding.  With
+            ``input_layout="channels_first"``, 3-D input is ``(n_series, n_channels,
+            n_timestamps)`` and list items are ``(n_channels, n_timestamps_i)``.
         y : None
             Ignored; present for Pipeline compatibility.
         checkpoint : Checkpoint, str or path-like, default=None
@@ -215,158 +275,27 @@ class BaseSSLTransformer(PersistenceMixin, TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         self._check_level()
-        if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
-            checkpoint = Checkpoint(checkpoint)
-        resume = checkpoint.read(self) if checkpoint is not None else None
         warm = self.warm_start and hasattr(self, "module_")
-        n_channels = self.n_channels_ if warm else None
-        if resume is not None:
-            n_channels = resume["fitted"]["n_channels_"]
         X = check_time_series(
-            X, n_channels=n_channels, estimator=self, min_timestamps=self._min_length(True)
+            X, n_channels=self.n_channels_ if warm else None, estimator=self,
+            min_timestamps=self._min_length(True), layout=self.input_layout, reset=True,
         )
+        callbacks = self._fit_callbacks(checkpoint)
+        saved = next((cb for cb in callbacks if isinstance(cb, Checkpoint)), None)
+        resume = saved.read(self, X) if saved is not None else None
         start = time.perf_counter()
         if resume is not None:
-            self._resume(X, resume, checkpoint)
+            restore_estimator(self, resume)
         elif not warm:
             self._initialise(X)
         else:
             self.device_ = fallback_device(self.device_)
             self.module_.to(self.device_)
-        self._train(X, resume, checkpoint)
+        self.input_layout_ = self.input_layout
+        self.callbacks_ = callbacks
+        self._train(X, None if resume is None else resume["run"])
         self.fit_time_ = time.perf_counter() - start
         return self
-
-    def transform(self, X):
-        """Embed series with the trained encoder.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_series, n_timestamps[, n_channels]) or list of arrays
-            Series to embed; the channel count must match ``fit``.
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_series, n_features_out) for ``level="instance"`` \
-                or (n_series, n_timestamps, n_features_out) for ``level="timestamp"``
-            float32 embeddings.
-        """
-        return self.encode(X)
-
-    def encode(self, X, *, level: str | None = None, batch_size: int | None = None):
-        """Embed series at any level without changing the ``level`` parameter.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_series, n_timestamps[, n_channels]) or list of arrays
-            Series to embed.
-        level : str, default=None
-            Overrides ``self.level`` for this call.
-        batch_size : int, default=None
-            Series per inference batch; by default chosen from the series length so
-            that activation memory stays bounded.  On a CUDA out-of-memory error the
-            batch is halved and retried.
-
-        Returns
-        -------
-        ndarray, float32
-            See :meth:`transform` for the shapes.
-
-        Raises
-        ------
-        ValueError
-            Invalid input, or embeddings that would be NaN/infinite at observed
-            timestamps (values too large for float32 arithmetic).
-        """
-        check_is_fitted(self, "module_")
-        level = self.level if level is None else level
-        self._check_level(level)
-        if isinstance(X, np.ndarray) and X.ndim >= 2:
-            block = max(1, _ENCODE_BLOCK_VALUES // max(1, X[:1].size))
-            if len(X) > block:
-                return self._encode_in_blocks(X, level, batch_size, block)
-        X = check_time_series(
-            X, n_channels=self.n_channels_, estimator=self, min_timestamps=self._min_length(False)
-        )
-        if batch_size is None:
-            width = max(self._n_features_out_for(level), getattr(self, "hidden_dims", 64))
-            batch_size = max(1, min(1024, _INFERENCE_BUDGET // (X.shape[1] * width)))
-        Z = self._encode_batches(X, level, batch_size)
-        check_finite_embeddings(X, Z, estimator=self)
-        return Z
-
-    def _encode_in_blocks(self, X: np.ndarray, level: str, batch_size, block: int) -> np.ndarray:
-        """Validate and encode ``block`` series at a time into one preallocated output.
-
-        Validation copies and scans its input, so doing it per block keeps the
-        working memory O(block) for arrays of any length (e.g. memory-mapped ones);
-        only the output grows with the number of series.
-        """
-        out = None
-        for start in range(0, len(X), block):
-            stop = min(start + block, len(X))
-            try:
-                Z = self.encode(X[start:stop], level=level, batch_size=batch_size)
-            except ValueError as exc:  # its series indices count from ``start``
-                raise ValueError(f"In X[{start}:{stop}]: {exc}") from exc
-            if out is None:
-                out = np.empty((len(X),) + Z.shape[1:], dtype=Z.dtype)
-            out[start : start + len(Z)] = Z
-        return out
-
-    def _encode_batches(self, X: np.ndarray, level: str, batch_size: int) -> np.ndarray:
-        self.device_ = fallback_device(self.device_)
-        module = self._accelerated(self._inference_module().to(self.device_))
-        module.eval()
-        outputs = []
-        start = 0
-        with torch.inference_mode():
-            while start < len(X):
-                xb = torch.from_numpy(X[start : start + batch_size]).to(self.device_)
-                try:
-                    with self._precision():
-                        out = self._embed(module, xb, level)
-                except torch.OutOfMemoryError as exc:
-                    if batch_size == 1:
-                        raise torch.OutOfMemoryError(
-                            f"{type(self).__name__}: a single series of length {X.shape[1]} "
-                            f"does not fit in {self.device_} memory; encode shorter "
-                            "windows or set_params(device='cpu')."
-                        ) from exc
-                    batch_size = max(1, batch_size // 2)
-                    torch.cuda.empty_cache()
-                    continue
-                outputs.append(out.float().cpu().numpy())
-                start += len(xb)
-        return np.concatenate(outputs, axis=0)
-
-    def __sklearn_is_fitted__(self) -> bool:
-        # Parameters such as ``lambda_`` end with "_" too, so sklearn's default test
-        # (any attribute ending with "_") would call an unfitted estimator fitted.
-        return hasattr(self, "module_")
-
-    def get_feature_names_out(self, input_features=None):
-        """Output feature names for ``level="instance"``.
-
-        Parameters
-        ----------
-        input_features : None
-            Ignored; series have no per-feature names.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str
-            ``["<classname>0", "<classname>1", ...]``.
-        """
-        check_is_fitted(self, "module_")
-        if self.level != "instance":
-            raise ValueError(
-                f"Feature names exist only for 2-D output; level={self.level!r} returns a "
-                "3-D array. Use level='instance' with set_output(transform='pandas')."
-            )
-        prefix = type(self).__name__.lower()
-        n_out = self._n_features_out_for("instance")
-        return np.asarray([f"{prefix}{i}" for i in range(n_out)], dtype=object)
 
     # ------------------------------------------------------------- training
     def _check_level(self, level=None):
@@ -376,6 +305,30 @@ class BaseSSLTransformer(PersistenceMixin, TransformerMixin, BaseEstimator):
                 f"level={level!r} is not supported by {type(self).__name__}; "
                 f"choose one of {self._valid_levels}."
             )
+
+    def _fit_callbacks(self, checkpoint) -> list:
+        """Copies of ``callbacks`` plus the shortcuts' callbacks; checkpoints run last."""
+        callbacks = copy.deepcopy(list(self.callbacks or []))
+        for cb in callbacks:
+            missing = [h for h in ("on_fit_start", "state_dict") if not hasattr(cb, h)]
+            if missing:
+                raise TypeError(
+                    f"callbacks must be sslts.callbacks.Callback instances; {cb!r} has no "
+                    f"{missing}. Subclass Callback and override the hooks you need."
+                )
+        if self.n_iter_no_change is not None:
+            callbacks.append(EarlyStopping(patience=self.n_iter_no_change, tol=self.tol))
+        if self.verbose >= 2:
+            callbacks.append(ProgressBar())
+        elif self.verbose:
+            callbacks.append(PrintLog())
+        if checkpoint is not None:
+            callbacks.append(copy.deepcopy(
+                checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint(checkpoint)
+            ))
+        if sum(isinstance(cb, Checkpoint) for cb in callbacks) > 1:
+            raise ValueError("Pass at most one Checkpoint (in callbacks or to fit).")
+        return sorted(callbacks, key=lambda cb: isinstance(cb, Checkpoint))
 
     def _initialise(self, X: np.ndarray) -> None:
         self.device_ = resolve_device(self.device)
@@ -404,138 +357,94 @@ class BaseSSLTransformer(PersistenceMixin, TransformerMixin, BaseEstimator):
             return data.to(self.device_)
         return data.pin_memory()
 
-    def _resume(self, X: np.ndarray, payload: dict, checkpoint) -> None:
-        """Load the state of ``checkpoint`` into ``self``, refusing other data."""
-        if payload["run"]["fingerprint"] != _persistence.data_fingerprint(X):
-            raise ValueError(
-                f"{checkpoint.path} was trained on other data than X; resume with the same "
-                "X, or use another directory or resume=False."
-            )
-        _persistence.restore(self, payload)
+    def _context(self, X: np.ndarray, run: dict | None) -> TrainContext:
+        """The loop's state for this fit: data, optimiser, schedule, streams, budget."""
+        n_epochs, n_iters = self._budget(X)
+        # Under torchrun each rank trains on its shard, from rank 0's weights.
+        X_train = distributed.shard(self._prepare_training_data(X))
+        distributed.broadcast_(self._state_tensors())
+        optimizer = self._make_optimizer(self.module_.parameters())
+        if self._optimizer_state is not None:
+            optimizer.load_state_dict(self._optimizer_state)
+        # A warm start draws fresh views; a resumed fit continues the saved streams.
+        seed = self._seed + self.n_iter_ if run is None else run["seed"]
+        ctx = TrainContext(
+            estimator=self,
+            rng=RandomStreams(seed + distributed.rank_and_world()[0], self.device_),
+            data=self._device_data(X_train),
+            batch_size=min(self.batch_size, len(X_train)),
+            drop_last=self.drop_last,
+            optimizer=optimizer,
+            scheduler=self._make_scheduler(optimizer),
+            n_epochs=n_epochs,
+            n_iters=n_iters,
+            seed=seed,
+            input_shape=X.shape,
+            callbacks=self.callbacks_,
+            start_iter=self.n_iter_,
+            start_epoch=self.n_epochs_,
+        )
+        return ctx
 
-    def _train(self, X: np.ndarray, resume: dict | None = None, checkpoint=None) -> None:
-        X_train = self._prepare_training_data(X)
-        if resume is not None:  # data preparation may have reset the method's state
-            _persistence.restore_private(self, resume)
-        run = None if resume is None else _persistence.run_state(resume)
+    def _train(self, X: np.ndarray, run: dict | None) -> None:
+        ctx = self._context(X, run)
         snapshot, good = self._snapshot(), self._counters()
-        loop = None
+
+        def on_good_epoch():
+            nonlocal good
+            distributed.broadcast_(self._buffers())  # ranks end each epoch identical
+            self._take_snapshot(snapshot)
+            good = self._counters()
+
+        step = distributed.data_parallel(
+            TrainingStep(self._accelerated(self.module_), self.training_step),
+            self.device_, sync_batchnorm=self.sync_batchnorm,
+        )
+        loop = TrainingLoop(ctx, step, self._precision, self._update_average, on_good_epoch)
+        status = "failed"  # until the loop returns, or a handled fault says otherwise
+        self.module_.train()
         try:
-            loop = self._start_loop(X, X_train, run)
-            with seeded_torch(loop.seed, self.device_):
+            with seeded_torch(ctx.seed, self.device_):
                 if run is not None:
-                    loop.set_random_state(run)
-                while loop.more():
-                    epoch_loss = self._run_epoch(loop)
-                    self._end_epoch(loop, epoch_loss, snapshot)
-                    good = self._counters()
-                    if checkpoint is not None and checkpoint.due(loop.epochs_done):
-                        self._write_checkpoint(loop, checkpoint)
-                    if loop.stop:
-                        break
-            if checkpoint is not None and not checkpoint.due(loop.epochs_done):
-                self._write_checkpoint(loop, checkpoint)
-        except KeyboardInterrupt:
-            warnings.warn(
-                f"{type(self).__name__}.fit was interrupted after {self.n_iter_} iterations; "
-                "the estimator keeps the weights reached so far and can transform.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-        except (TrainingDivergedError, torch.OutOfMemoryError) as exc:
-            self._restore(snapshot)
-            self.n_iter_, self.n_epochs_, self._n_averaged = good
+                    ctx.load_state_dict(run)
+                try:
+                    loop.run()
+                    status = "completed"
+                except KeyboardInterrupt:
+                    status = "interrupted"
+                    warnings.warn(
+                        f"{type(self).__name__}.fit was interrupted after {self.n_iter_} "
+                        "iterations; the estimator keeps the weights reached so far and "
+                        "can transform.",
+                        RuntimeWarning,
+                        stacklevel=4,
+                    )
+                except (TrainingDivergedError, torch.OutOfMemoryError) as exc:
+                    diverged = isinstance(exc, TrainingDivergedError)
+                    status = "diverged" if diverged else "out_of_memory"
+                    self._restore(snapshot)
+                    self.n_iter_, self.n_epochs_, self._n_averaged = good
+                    raise
+                finally:
+                    ctx.logs["status"] = status
+                    loop.call("on_fit_end")
+                    # Fitted networks stay in eval mode, so that transform changes no
+                    # state (aeon's check_non_state_changing_method hashes the estimator).
+                    for module in (self.module_, self.averaged_module_):
+                        if module is not None:
+                            module.eval()
+        except torch.OutOfMemoryError as exc:
             self._optimizer_state = None
-            if isinstance(exc, torch.OutOfMemoryError):
-                torch.cuda.empty_cache()
-                raise torch.OutOfMemoryError(self._out_of_memory_message()) from exc
+            torch.cuda.empty_cache()
+            raise torch.OutOfMemoryError(self._out_of_memory_message()) from exc
+        except TrainingDivergedError:
+            self._optimizer_state = None
             raise
-        finally:
-            if loop is not None:
-                loop.progress.close()
-        if loop is not None:
-            self._optimizer_state = to_cpu(loop.optimizer.state_dict())
+        self._optimizer_state = to_cpu(ctx.optimizer.state_dict())
 
     def _counters(self) -> tuple[int, int, int]:
         """Progress counters that go with the weights in the last snapshot."""
         return self.n_iter_, self.n_epochs_, self._n_averaged
-
-    def _start_loop(self, X: np.ndarray, X_train: np.ndarray, run: dict | None) -> TrainingLoop:
-        n_epochs, n_iters = self._budget(X)
-        # Under torchrun each rank trains on its shard, from rank 0's weights.
-        X_train = distributed.shard(X_train)
-        distributed.broadcast_(self._state_tensors())
-        n = len(X_train)
-        batch_size = min(self.batch_size, n)
-        optimizer = self._make_optimizer(self.module_.parameters())
-        if self._optimizer_state is not None:
-            optimizer.load_state_dict(self._optimizer_state)
-        scheduler = self._make_scheduler(optimizer)
-        if run is not None and scheduler is not None:
-            # A new scheduler resets the learning rate; the checkpoint's is the one to use.
-            optimizer.load_state_dict(self._optimizer_state)
-            scheduler.load_state_dict(run["scheduler"])
-        seed = self._seed + self.n_iter_ if run is None else run["seed"]  # fresh warm-start views
-        return TrainingLoop(
-            data=self._device_data(X_train),
-            batch_size=batch_size,
-            steps=n // batch_size if self._drop_last() else math.ceil(n / batch_size),
-            optimizer=optimizer,
-            scheduler=scheduler,
-            rng=RandomStreams(seed + distributed.rank_and_world()[0], self.device_),
-            progress=Progress(type(self).__name__, self.verbose, n_epochs, n_iters),
-            n_epochs=n_epochs,
-            n_iters=n_iters,
-            seed=seed,
-            fingerprint=_persistence.data_fingerprint(X),
-        )
-
-    def _run_epoch(self, loop: TrainingLoop) -> float:
-        """One pass over the shuffled data; returns the mean loss (one host sync)."""
-        n, bs = len(loop.data), loop.batch_size
-        order = torch.from_numpy(loop.rng.numpy.permutation(n))
-        total = torch.zeros((), device=self.device_)
-        done = 0
-        module = self._accelerated(self.module_)
-        for k in range(loop.steps):
-            idx = order[k * bs : (k + 1) * bs]
-            batch = loop.data[idx.to(loop.data.device)].to(self.device_, non_blocking=True)
-            total += self._optimizer_step(module, loop.optimizer, batch, loop.rng)
-            done += 1
-            loop.iters_done += 1
-            self.n_iter_ += 1
-            loop.progress.step()
-            if not loop.iters_remain():
-                break
-        loop.epochs_done += 1
-        self.n_epochs_ += 1
-        # One host sync per epoch; the mean over ranks keeps their decisions in step.
-        return float(distributed.all_reduce_mean(total / max(done, 1)))
-
-    def _end_epoch(self, loop: TrainingLoop, epoch_loss: float, snapshot: list) -> None:
-        if not math.isfinite(epoch_loss):
-            raise TrainingDivergedError(
-                f"{type(self).__name__}: the training loss became {epoch_loss} in epoch "
-                f"{self.n_epochs_}. The weights of the last finite epoch were kept. Lower lr "
-                f"(now {self.lr}) or rescale the data."
-            )
-        self._take_snapshot(snapshot)
-        self.loss_history_.append(epoch_loss)
-        if loop.scheduler is not None:
-            loop.scheduler.step()
-        loop.progress.epoch(epoch_loss, self.n_epochs_, self.n_iter_)
-        self._on_epoch_end(epoch_loss)
-        if self.n_iter_no_change is not None:
-            if epoch_loss < loop.best - self.tol:
-                loop.best, loop.stale = epoch_loss, 0
-            else:
-                loop.stale += 1
-                loop.stop = loop.stale >= self.n_iter_no_change
-
-    def _write_checkpoint(self, loop: TrainingLoop, checkpoint) -> None:
-        self._optimizer_state = to_cpu(loop.optimizer.state_dict())
-        if distributed.is_main_process():  # the ranks hold identical weights
-            checkpoint.write(self, loop.state(self.device_))
 
     def _out_of_memory_message(self) -> str:
         params = self.get_params(deep=False)
@@ -546,33 +455,23 @@ class BaseSSLTransformer(PersistenceMixin, TransformerMixin, BaseEstimator):
             "(or train on the CPU); the weights of the last complete epoch were kept."
         )
 
-    def _optimizer_step(self, module, optimizer, batch, rng) -> torch.Tensor:
-        with self._precision():
-            loss = self._training_step(module, batch, rng)
-        if loss.requires_grad:
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            distributed.average_gradients(module.parameters())
-            optimizer.step()
-        if self.averaged_module_ is not None:
-            self._update_average()
-        return loss.detach()
-
     def _precision(self):
-        """Autocast/TF32 context from the estimator's ``precision`` (float32 if absent)."""
-        return precision_context(getattr(self, "precision", "float32"), self.device_)
+        """Autocast/TF32 context from the estimator's ``precision``."""
+        return precision_context(self.precision, self.device_)
 
     def _accelerated(self, module: torch.nn.Module) -> torch.nn.Module:
         """``module`` compiled when the estimator has ``compile=True``."""
-        return maybe_compile(module, getattr(self, "compile", False))
+        return maybe_compile(module, self.compile)
 
-    @torch.no_grad()
     def _update_average(self) -> None:
-        # Uniform running mean of every iterate (TS2Vec's AveragedModel), fused.
-        self._n_averaged += 1
-        avg = list(self.averaged_module_.parameters())
-        cur = list(self.module_.parameters())
-        torch._foreach_lerp_(avg, cur, 1.0 / self._n_averaged)
+        """Add the current iterate to the uniform running average of the weights."""
+        if self.averaged_module_ is not None:
+            self._n_averaged += 1
+            running_average_(self.averaged_module_, self.module_, self._n_averaged)
+
+    def _buffers(self) -> list[torch.Tensor]:
+        modules = [m for m in (self.module_, self.averaged_module_) if m is not None]
+        return [b for m in modules for b in m.buffers()]
 
     def _state_tensors(self) -> list[torch.Tensor]:
         tensors = list(self.module_.state_dict().values())
@@ -601,4 +500,3 @@ class BaseSSLTransformer(PersistenceMixin, TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = False
         return tags
-

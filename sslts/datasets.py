@@ -8,6 +8,11 @@ flat ``<home>/<Name>/<Name>_TRAIN.{tsv,ts}``; gzip-compressed files (``.gz``) ar
 read too.  A dataset found nowhere is downloaded as a zip from the archive
 (``SSLTS_DATA_URL`` overrides the URL template) into the cache directory
 (``SSLTS_CACHE``, default ``~/.cache/sslts``).
+
+tslearn's ``UCR_UEA_datasets`` is not reused: it reads only the archive's
+``.txt``/``.arff`` files in its own download cache and returns ``None`` on failure,
+while these readers take ``.tsv``/``.ts`` files (gzipped or not) from any directory and
+name the file and line of a malformed value.
 """
 
 from __future__ import annotations
@@ -189,6 +194,16 @@ def read_ucr_tsv(path) -> tuple[np.ndarray, np.ndarray]:
     ------
     ValueError
         A malformed line, naming the file and the line number.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "toy.tsv"
+    >>> _ = path.write_text("a\\t1\\t2\\t3\\nb\\t4\\t5\\t?\\n")
+    >>> X, y = read_ucr_tsv(path)
+    >>> X[..., 0], y
+    (array([[ 1.,  2.,  3.],
+           [ 4.,  5., nan]]), array(['a', 'b'], dtype='<U1'))
     """
     path = Path(path)
     labels, rows = [], []
@@ -244,6 +259,15 @@ def read_ts(path) -> tuple[np.ndarray, np.ndarray]:
     ------
     ValueError
         A malformed line, naming the file and the line number.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "toy.ts"
+    >>> _ = path.write_text("@classLabel true a b\\n@data\\n1,2,3:4,5,6:a\\n7,8:9,10:b\\n")
+    >>> X, y = read_ts(path)
+    >>> X.shape, X[1, :, 0], y
+    ((2, 3, 2), array([ 7.,  8., nan]), array(['a', 'b'], dtype='<U1'))
     """
     path = Path(path)
     series, labels = [], []

@@ -7,18 +7,22 @@ Launch one process per GPU (or several CPU processes) with ``torchrun`` and call
 - every rank trains on its own shard of the series (:func:`shard`), all shards of
   equal size so that every rank takes the same number of steps;
 - rank 0's initial weights are broadcast to the others (:func:`broadcast_`);
-- after each backward pass the gradients are averaged over the ranks in one
-  all-reduce (:func:`average_gradients`), so every rank applies the same update and
-  the weights stay identical, exactly as with ``DistributedDataParallel``;
+- the method's network and its training step run as one module wrapped in
+  :class:`torch.nn.parallel.DistributedDataParallel` (:func:`data_parallel`): the
+  gradients are averaged over the ranks during the backward pass (overlapping the
+  communication with it), and rank 0's buffers (batch-norm running statistics)
+  are broadcast before every forward and once more at every epoch end, so the ranks
+  end every epoch with bit-identical parameters and buffers;
+- with ``sync_batchnorm=True`` (CUDA/NCCL only) batch-norm layers compute their
+  statistics over the whole global batch (:class:`torch.nn.SyncBatchNorm`);
 - the epoch loss is averaged over the ranks (:func:`all_reduce_mean`), so early
   stopping and divergence checks agree everywhere.
 
-The gradients are averaged explicitly rather than by wrapping the network in
-``torch.nn.parallel.DistributedDataParallel``: DDP only synchronises parameters
-used through its own ``forward``, while several methods call sub-modules (an
-encoder and heads) directly in their training step.  The arithmetic is DDP's
-(mean of the per-rank gradients over NCCL or gloo); the overlap of communication
-with the backward pass is given up.
+A rank's batch is its own: the contrastive negatives of TS2Vec, IARS and
+InfoNCE, and the batch statistics of Barlow Twins and VIbCReg, come from the
+``batch_size`` series of that rank, as in the official single-GPU code run on each
+GPU.  ``transform`` under a process group runs on each rank independently and
+encodes whatever that rank is given (no communication).
 
 Save the model from one process only::
 
@@ -33,6 +37,7 @@ and run ``torchrun --nproc-per-node 4 train.py``.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import torch
@@ -45,7 +50,7 @@ __all__ = [
     "is_main_process",
     "shard",
     "broadcast_",
-    "average_gradients",
+    "data_parallel",
     "all_reduce_mean",
 ]
 
@@ -126,30 +131,45 @@ def broadcast_(tensors: list[torch.Tensor], src: int = 0) -> None:
         dist.broadcast(t, src=src)
 
 
-@torch.no_grad()
-def average_gradients(parameters) -> None:
-    """Replace each gradient by its mean over the ranks, in one all-reduce.
-
-    A parameter without a gradient on this rank contributes zeros, so that every
-    rank sends a buffer of the same layout.
+def data_parallel(
+    module: torch.nn.Module, device: torch.device, *, sync_batchnorm: bool = False
+) -> torch.nn.Module:
+    """``module`` wrapped in DistributedDataParallel inside a process group, else itself.
 
     Parameters
     ----------
-    parameters : iterable of torch.nn.Parameter
-        The trainable parameters, in the same order on every rank.
+    module : torch.nn.Module
+        A module whose ``forward`` returns the training loss (its parameters already
+        identical on every rank).
+    device : torch.device
+        Where ``module`` lives.
+    sync_batchnorm : bool, default=False
+        Convert its batch-norm layers to :class:`torch.nn.SyncBatchNorm` (in place,
+        sharing the parameters and buffers).  Only CUDA tensors can be synchronised
+        that way; on the CPU a warning says so and the layers are left alone.
+
+    Returns
+    -------
+    torch.nn.Module
     """
     if not is_distributed():
-        return
-    params = [p for p in parameters if p.requires_grad]
-    for p in params:
-        if p.grad is None:
-            p.grad = torch.zeros_like(p)
-    grads = [p.grad for p in params]
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat /= dist.get_world_size()
-    parts = flat.split([g.numel() for g in grads])
-    torch._foreach_copy_(grads, [part.view_as(g) for part, g in zip(parts, grads)])
+        return module
+    if sync_batchnorm:
+        if device.type == "cuda":
+            module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+        else:
+            warnings.warn(
+                "sync_batchnorm=True needs CUDA tensors (NCCL); on the CPU each rank's "
+                "batch norm uses its own batch, and the running statistics are "
+                "broadcast from rank 0.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+    device_ids = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device.type == "cuda" else None
+    return torch.nn.parallel.DistributedDataParallel(
+        module, device_ids=device_ids, broadcast_buffers=True
+    )
 
 
 def all_reduce_mean(value: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,18 @@ COMMON = {"n_iters": 2, "batch_size": 4, "device": "cpu", "random_state": 0}
 
 # Method-specific sizes: the smallest networks that still exercise every layer type.
 TINY = {
+    "BarlowTwinsTransformer": {"encoder_params": {"base_width": 2}, "projector_dims": 8},
     "IARSTransformer": {"output_dims": 4, "hidden_dims": 4, "depth": 1},
+    "InfoNCETransformer": {
+        "encoder_params": {"output_dims": 4, "hidden_dims": 4},
+        "window_length": 8,
+    },
+    "NCVQVAETransformer": {
+        "output_dims": 8,
+        "n_codes": 4,
+        "n_res_blocks": 1,
+        "projector_dims": 16,
+    },
     "SelfTimeTransformer": {"output_dims": 4, "n_views": 2, "piece_size": 0.7},
     "TS2VecTransformer": {"output_dims": 4, "hidden_dims": 4, "depth": 1},
     "TimeDRLTransformer": {
@@ -26,6 +37,11 @@ TINY = {
         "n_layers": 1,
         "patch_len": 4,
         "stride": 2,
+    },
+    "VIbCRegTransformer": {
+        "encoder_params": {"base_width": 2},
+        "projector_dims": 8,
+        "iternorm_groups": 2,
     },
 }
 

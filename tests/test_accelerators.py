@@ -5,6 +5,7 @@ import pytest
 import torch
 from sklearn.utils._param_validation import InvalidParameterError
 
+import sslts._inference
 import sslts.base
 from sslts import TS2VecTransformer, load_dataset
 
@@ -79,14 +80,14 @@ def test_transform_validates_and_encodes_in_bounded_blocks(monkeypatch, fitted, 
     X = gunpoint[1]  # 150 series of 150 steps
     expected = fitted.transform(X)
     seen = []
-    check = sslts.base.check_time_series
+    check = sslts._inference.check_time_series
 
     def spy(X, **kwargs):
         seen.append(len(X))
         return check(X, **kwargs)
 
-    monkeypatch.setattr(sslts.base, "check_time_series", spy)
-    monkeypatch.setattr(sslts.base, "_ENCODE_BLOCK_VALUES", 150 * 40)
+    monkeypatch.setattr(sslts._inference, "check_time_series", spy)
+    monkeypatch.setattr(sslts._inference, "_ENCODE_BLOCK_VALUES", 150 * 40)
     got = fitted.transform(X)
     assert seen == [40, 40, 40, 30]  # never the whole array at once
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
@@ -97,6 +98,6 @@ def test_transform_validates_and_encodes_in_bounded_blocks(monkeypatch, fitted, 
 def test_blockwise_errors_say_which_block(monkeypatch, fitted, gunpoint):
     X = gunpoint[1][:100].copy()
     X[57] = np.nan
-    monkeypatch.setattr(sslts.base, "_ENCODE_BLOCK_VALUES", 150 * 40)
+    monkeypatch.setattr(sslts._inference, "_ENCODE_BLOCK_VALUES", 150 * 40)
     with pytest.raises(ValueError, match=r"In X\[40:80\]: .*indices \[17\]"):
         fitted.transform(X)

@@ -32,37 +32,13 @@ EXPECTED_FAILED_CHECKS = {
     "check_n_features_in_after_fitting": _TIME_AXIS,
     "check_transformer_general": _TIME_AXIS,
 }
-_SHORT_DATA = (
-    "SelfTime's 4-block CNN needs at least 16 time steps and scikit-learn's check data "
-    "have at most 10 features (= time steps); the fit raises a ValueError"
-)
 ESTIMATOR_FAILED_CHECKS = {
-    "SelfTimeTransformer": dict.fromkeys(
-        [
-            "check_estimators_dtypes",
-            "check_fit_score_takes_y",
-            "check_estimators_overwrite_params",
-            "check_dont_overwrite_parameters",
-            "check_estimators_fit_returns_self",
-            "check_readonly_memmap_input",
-            "check_positive_only_tag_during_fit",
-            "check_dtype_object",
-            "check_pipeline_consistency",
-            "check_estimators_pickle",
-            "check_f_contiguous_array_estimator",
-            "check_transformer_data_not_an_array",
-            "check_transformer_preserve_dtypes",
-            "check_fit2d_1sample",
-            "check_dict_unchanged",
-            "check_fit_idempotent",
-            "check_fit_check_is_fitted",
-            "check_n_features_in",
-            "check_fit2d_predict1d",
-            "check_methods_sample_order_invariance",
-            "check_methods_subset_invariance",
-        ],
-        _SHORT_DATA,
-    ),
+    "SelfTimeTransformer": {
+        "check_fit2d_1sample": (
+            "SelfTime's inter-sample task pairs different series: one series fails with a "
+            "ValueError that names mode='intra', not scikit-learn's expected wording"
+        ),
+    },
 }
 # Allowed, not required, to fail: float32 kernels block the batch axis, so a series'
 # embedding may change in the last bit (~1e-7 relative) with its place in the batch,

@@ -144,3 +144,14 @@ def test_data_home_from_environment(shared_data, monkeypatch):
     monkeypatch.setenv("SSLTS_DATA", str(shared_data))
     assert "Chinatown" in list_datasets()
     assert datasets._find_split_files("Chinatown", datasets._data_homes(None)) is not None
+
+
+def test_bundled_basic_motions_equals_aeons_copy():
+    """The .ts reader against aeon's loader on their two bundled copies of the file."""
+    aeon_datasets = pytest.importorskip("aeon.datasets")
+    X_train, y_train, X_test, y_test = load_dataset("BasicMotions", download=False)
+    for split, X, y in (("train", X_train, y_train), ("test", X_test, y_test)):
+        X_aeon, y_aeon = aeon_datasets.load_basic_motions(split=split)  # (n, C, T)
+        np.testing.assert_array_equal(X, np.swapaxes(X_aeon, 1, 2))
+        # aeon's copy spells the labels in lower case.
+        np.testing.assert_array_equal(np.char.lower(y.astype(str)), y_aeon)

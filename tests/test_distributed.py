@@ -16,24 +16,41 @@ SCRIPT = textwrap.dedent(
     import sys
     import numpy as np
     import torch
-    from sslts import TS2VecTransformer, load_dataset, distributed
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    sys.path.insert(0, sys.argv[3])  # the tests folder, for the tiny configurations
+    from estimator_configs import configured_estimators, make_tiny
+    from sslts import load_dataset, distributed
+
+    # Count the forwards that go through DistributedDataParallel.
+    forwards = []
+    original_forward = DDP.forward
+    def counting_forward(self, *args, **kwargs):
+        forwards.append(1)
+        return original_forward(self, *args, **kwargs)
+    DDP.forward = counting_forward
 
     data_home, out = sys.argv[1], sys.argv[2]
     rank, world = distributed.init_from_env()
     X, _, _, _ = load_dataset("GunPoint", data_home=data_home)
-    # A different seed per rank: the initial weights must still be rank 0's.
-    enc = TS2VecTransformer(output_dims=8, hidden_dims=8, depth=2, n_epochs=2,
-                            batch_size=4, random_state=rank, device="cpu").fit(X)
-    torch.save({
-        "module": enc.module_.state_dict(),
-        "averaged": enc.averaged_module_.state_dict(),
-        "n_iter": enc.n_iter_,
-        "loss": enc.loss_history_,
-        "shard": distributed.shard(np.arange(len(X))),
-        "world": world,
-    }, f"{out}/rank{rank}.pt")
-    if distributed.is_main_process():
-        enc.save(f"{out}/model.pt")
+    X = X[:24, ::3]  # 12 series per rank, length 50
+    results = {}
+    for cls in configured_estimators():
+        forwards.clear()
+        # A different seed per rank: the initial weights must still be rank 0's.
+        enc = make_tiny(cls, n_iters=None, n_epochs=3, random_state=rank).fit(X)
+        results[cls.__name__] = {
+            "module": enc.module_.state_dict(),
+            "averaged": None if enc.averaged_module_ is None
+            else enc.averaged_module_.state_dict(),
+            "n_iter": enc.n_iter_,
+            "loss": enc.loss_history_,
+            "ddp_forwards": len(forwards),
+        }
+        if distributed.is_main_process():
+            enc.save(f"{out}/{cls.__name__}.pt")
+    torch.save({"results": results, "world": world,
+                "shard": distributed.shard(np.arange(len(X)))}, f"{out}/rank{rank}.pt")
     torch.distributed.destroy_process_group()
     """
 )
@@ -44,43 +61,67 @@ def two_rank_run(tmp_path_factory, shared_data):
     out = tmp_path_factory.mktemp("ddp")
     script = out / "train.py"
     script.write_text(SCRIPT)
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-           "--nproc-per-node", "2", str(script), str(shared_data), str(out)]
+           "--nproc-per-node", "2", str(script), str(shared_data), str(out), tests_dir]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(2)]
     return out, ranks
 
 
+def _names():
+    from estimator_configs import configured_estimators
+
+    return [cls.__name__ for cls in configured_estimators()]
+
+
 @pytest.mark.slow
-def test_ranks_end_with_identical_weights(two_rank_run):
+@pytest.mark.parametrize("name", _names())
+def test_ranks_end_with_identical_parameters_and_buffers(two_rank_run, name):
     _, (r0, r1) = two_rank_run
     assert r0["world"] == r1["world"] == 2
+    a, b = r0["results"][name], r1["results"][name]
     for key in ("module", "averaged"):
-        for name, tensor in r0[key].items():
-            assert torch.equal(tensor, r1[key][name]), f"{key}.{name} differs between ranks"
-    assert r0["loss"] == r1["loss"]  # epoch losses are averaged over the ranks
+        if a[key] is None:
+            continue
+        assert a[key].keys() == b[key].keys()
+        for tensor_name, tensor in a[key].items():  # parameters AND buffers
+            assert torch.equal(tensor, b[key][tensor_name]), (
+                f"{name}: {key}.{tensor_name} differs between ranks")
+    assert a["loss"] == b["loss"]  # epoch losses are averaged over the ranks
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _names())
+def test_every_step_runs_through_distributed_data_parallel(two_rank_run, name):
+    _, (r0, r1) = two_rank_run
+    for r in (r0, r1):
+        res = r["results"][name]
+        assert res["n_iter"] > 0
+        assert res["ddp_forwards"] == res["n_iter"]
 
 
 @pytest.mark.slow
 def test_each_rank_trains_on_its_own_shard(two_rank_run):
     _, (r0, r1) = two_rank_run
-    # GunPoint has 50 series: 25 per rank, 25 // 4 = 6 steps per epoch, 2 epochs.
-    assert r0["n_iter"] == r1["n_iter"] == 2 * (25 // 4)
     assert set(r0["shard"]).isdisjoint(r1["shard"])
-    assert sorted(np.concatenate([r0["shard"], r1["shard"]])) == list(range(50))
+    assert sorted(np.concatenate([r0["shard"], r1["shard"]])) == list(range(24))
 
 
 @pytest.mark.slow
-def test_only_rank_zero_saves_a_loadable_model(two_rank_run):
+@pytest.mark.parametrize("name", _names())
+def test_only_rank_zero_saves_a_loadable_model(two_rank_run, name):
     import sslts
 
     out, (r0, _) = two_rank_run
-    assert sorted(p.name for p in out.glob("model*.pt")) == ["model.pt"]
-    enc = sslts.load(out / "model.pt")
-    for name, tensor in r0["averaged"].items():
-        assert torch.equal(enc.averaged_module_.state_dict()[name], tensor)
+    enc = sslts.load(out / f"{name}.pt")
+    saved = r0["results"][name]
+    reference = saved["averaged"] if saved["averaged"] is not None else saved["module"]
+    loaded = (enc.averaged_module_ or enc.module_).state_dict()
+    for tensor_name, tensor in reference.items():
+        assert torch.equal(loaded[tensor_name], tensor)
 
 
 @pytest.mark.parametrize("n,world", [(10, 2), (11, 3), (7, 7)])
@@ -102,9 +143,7 @@ def test_helpers_are_no_ops_outside_a_process_group():
     assert distributed.shard(X) is X
     assert distributed.rank_and_world() == (0, 1)
     assert distributed.is_main_process()
-    p = torch.nn.Parameter(torch.ones(3))
-    p.grad = torch.full((3,), 2.0)
-    distributed.average_gradients([p])
-    assert torch.equal(p.grad, torch.full((3,), 2.0))
+    module = torch.nn.Linear(2, 2)
+    assert distributed.data_parallel(module, torch.device("cpu")) is module
     t = torch.tensor(4.0)
     assert distributed.all_reduce_mean(t) is t

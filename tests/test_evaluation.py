@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
 from sslts import IARSTransformer, TimeDRLTransformer, TS2VecTransformer, load_dataset
 from sslts.encoders import TS2VecEncoder
@@ -16,7 +17,10 @@ from sslts.evaluation import (
     adjusted_errors,
     calendar_features,
     causal_encode,
+    discord_distance,
+    dominant_period,
     evaluate_anomaly_detection,
+    evaluate_anomaly_scores,
     evaluate_classification,
     evaluate_forecasting,
     fit_knn,
@@ -25,11 +29,15 @@ from sslts.evaluation import (
     forecast_samples,
     load_ett,
     load_ucr_anomaly,
-    mask_last_embeddings,
+    mask_last_encode,
+    masked_errors,
     point_adjust,
+    point_adjusted_scores,
+    rolling_zscore,
     split_for_fit,
     suppress_nearby,
     ts2vec_normalise,
+    ts2vec_threshold,
 )
 
 ANOMALY = "anomaly/UCR_Anomaly_135_InternalBleeding16"
@@ -65,6 +73,20 @@ def test_svm_protocol_on_raw_gunpoint_values(gunpoint):
 def test_svm_protocol_uses_hard_margin_on_small_training_sets(shared_data):
     X_train, y_train, _, _ = load_dataset("Coffee", data_home=shared_data)  # 28 series
     assert fit_svm(X_train[..., 0], y_train).C == np.inf
+
+
+def test_svm_protocol_is_bounded_on_non_separable_embeddings():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 5))
+    y = rng.integers(0, 2, 30)
+    X[15:], y[15:] = X[:15], 1 - y[:15]  # identical embeddings, opposite labels
+    # Unbounded, this hard-margin fit never ends; bounded, it stops and says so.
+    with pytest.warns(ConvergenceWarning, match="max_iter=1000"):
+        clf = fit_svm(X, y, max_iter=1000)
+    assert clf.C == np.inf and clf.max_iter == 1000
+    assert fit_svm(X[:6], [0, 0, 0, 1, 1, 1]).max_iter == 10_000_000
+    with pytest.raises(ValueError, match="max_iter must be"):
+        fit_svm(X, y, max_iter=0)
 
 
 def test_knn_probe_matches_brute_force_vote(gunpoint):
@@ -194,10 +216,10 @@ def test_masked_embedding_ignores_the_hidden_value(shared_data, method):
     else:
         enc = TimeDRLTransformer(output_dims=8, n_heads=1, n_layers=1, patch_len=4, stride=2,
                                  n_iters=2, device="cpu", random_state=0).fit(windows)
-    masked = mask_last_embeddings(enc, windows)
+    masked = mask_last_encode(enc, windows)[:, -1]
     changed = windows.copy()
     changed[:, -1] += 5.0
-    np.testing.assert_allclose(mask_last_embeddings(enc, changed), masked, atol=1e-6)
+    np.testing.assert_allclose(mask_last_encode(enc, changed)[:, -1], masked, atol=1e-6)
     plain = enc.encode(windows, level="timestamp")[:, -1]
     assert masked.shape == plain.shape
     assert np.abs(masked - plain).sum(axis=1).min() > 0
@@ -226,15 +248,20 @@ def test_masking_matches_zeroing_the_hidden_vector(shared_data):
     torch.testing.assert_close(masked, reference)
 
 
-def test_adjusted_errors_match_loop():
+@pytest.mark.parametrize("min_periods", [None, 1, 3])
+def test_adjusted_errors_match_loop(min_periods):
     errors = np.abs(np.sin(np.arange(60.0))) + 0.1
-    errors[0] = np.nan
-    got = adjusted_errors(errors, window=5)
-    for t in range(5, 60):
-        past = errors[t - 5 : t]
-        ma = np.nanmean(past)
-        assert got[t] == pytest.approx((errors[t] - ma) / ma)
-    assert np.isnan(got[:5]).all()
+    errors[[0, 30]] = np.nan
+    got = adjusted_errors(errors, window=5, min_periods=min_periods)
+    need = 5 if min_periods is None else min_periods  # the official: 5 observed errors
+    for t in range(60):
+        past = errors[max(0, t - 5) : t]
+        if (~np.isnan(past)).sum() < need or np.isnan(errors[t]):
+            assert np.isnan(got[t])
+        else:
+            ma = np.nanmean(past)
+            assert got[t] == pytest.approx((errors[t] - ma) / ma)
+    assert np.isnan(got[31:36]).all() == (min_periods is None)
 
 
 def test_suppress_nearby_keeps_the_first_of_each_burst():
@@ -263,12 +290,89 @@ def test_point_adjust_matches_segment_loop(shared_data):
             np.testing.assert_array_equal(point_adjust(pred, labels, delay), expected)
 
 
+@pytest.mark.parametrize("n_diffs", [0, 1])
+def test_anomaly_protocol_equals_the_official_single_pass(shared_data, n_diffs):
+    """The detector-based protocol against a re-statement of the official flow."""
+    full = load_ucr_anomaly(shared_data / ANOMALY)
+    # A shorter stretch around the anomaly (4187-4198) keeps the test fast.
+    keep = np.r_[0:600, 3900:4500]
+    series = type(full)(values=full.values[keep], labels=full.labels[keep], n_train=600)
+    enc = tiny_ts2vec().fit(series.values[None, :600, None])
+    res = evaluate_anomaly_detection(enc, series, padding=16, fit=False, n_diffs=n_diffs)
+    # Official: difference the whole series, z-normalise with the training part, one
+    # causal pass over train + test, moving mean across the boundary, threshold from
+    # the training scores after the first 22, suppression on the test part.
+    values, labels, n = np.diff(series.values, n_diffs), series.labels[n_diffs:], 600 - n_diffs
+    z = (values - values[:n].mean()) / values[:n].std()
+    adjusted = adjusted_errors(masked_errors(enc, z, padding=16))
+    threshold = np.mean(adjusted[22:n]) + 4 * np.std(adjusted[22:n])
+    predictions = suppress_nearby((adjusted[n:] > threshold).astype(int), 7)
+    assert res["threshold"] == pytest.approx(threshold, rel=1e-6)
+    np.testing.assert_array_equal(res["predictions"], predictions)
+    expected = point_adjusted_scores(predictions, labels[n:], 7)
+    assert res["f1"] == pytest.approx(expected["f1"]) and res["n_diffs"] == n_diffs
+
+
 def test_anomaly_protocol_end_to_end(shared_data):
+    pytest.importorskip("statsmodels")
     series = load_ucr_anomaly(shared_data / ANOMALY)
     assert (series.n_train, len(series.values), series.labels.sum()) == (1200, 7501, 12)
     res = evaluate_anomaly_detection(tiny_ts2vec(), series, padding=16)
+    assert res["n_diffs"] == 0  # the ADF test finds the training part stationary
     assert res["predictions"].shape == (7501 - 1200,)
     assert 0 <= res["f1"] <= 1 and np.isfinite(res["threshold"])
+
+
+def test_decision_rule_on_any_scores():
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=300)
+    labels = np.zeros(300, int)
+    labels[250:255] = 1
+    scores[251] = 50.0
+    res = evaluate_anomaly_scores(scores, labels, 200, delay=3)
+    assert res["threshold"] == pytest.approx(ts2vec_threshold(scores[:200]))
+    assert res["threshold"] == pytest.approx(scores[22:200].mean() + 4 * scores[22:200].std())
+    assert res["f1"] == 1.0 and res["predictions"][51] == 1
+    with pytest.raises(ValueError, match="one entry per timestamp"):
+        evaluate_anomaly_scores(scores[:-1], labels, 200)
+
+
+def test_rolling_zscore_matches_loop():
+    x = np.random.default_rng(1).normal(size=80)
+    x[40] = np.nan
+    got = rolling_zscore(x, window=7)
+    for t in range(80):
+        past = x[max(0, t - 7) : t]
+        past = past[~np.isnan(past)]
+        expected = abs(x[t] - past.mean()) / past.std() if len(past) >= 2 else 0.0
+        assert got[t] == pytest.approx(0.0 if np.isnan(expected) else expected)
+
+
+def test_discord_distance_matches_brute_force():
+    x = np.sin(np.arange(120) / 3.0) + 0.1 * np.random.default_rng(2).normal(size=120)
+    m, n_train = 9, 50
+    got = discord_distance(x, n_train, m)
+
+    def znorm(a):
+        return (a - a.mean()) / a.std()
+
+    for t in range(m - 1, 120):
+        q = znorm(x[t - m + 1 : t + 1])
+        dists = [np.linalg.norm(q - znorm(x[s : s + m])) for s in range(n_train - m + 1)
+                 if abs(s - (t - m + 1)) >= m]  # overlapping (trivial) matches excluded
+        assert got[t] == pytest.approx(min(dists), rel=1e-6, abs=1e-6)
+    assert (got[: m - 1] == 0).all()
+    with pytest.raises(ValueError, match="n_train"):
+        discord_distance(x, 10, m)
+
+
+def test_dominant_period_finds_the_cycle(shared_data):
+    series = load_ucr_anomaly(shared_data / ANOMALY)
+    period = dominant_period(series.values[: series.n_train])
+    # Brute force: the lag of the largest autocorrelation between 50 and 300 steps.
+    x = series.values[: series.n_train] - series.values[: series.n_train].mean()
+    acf = [np.dot(x[:-k], x[k:]) for k in range(50, 301)]
+    assert period == 50 + int(np.argmax(acf))
 
 
 # -------------------------------------------------------------- plots and runner

@@ -1,7 +1,7 @@
 """Faults during training and inference: divergence, Ctrl-C, out of memory, resuming.
 
 Each fault is injected into a real fit of every registered estimator by wrapping its
-``_training_step`` / ``_embed`` hook; the reference is an undisturbed fit with the
+``training_step`` / ``_embed`` hook; the reference is an undisturbed fit with the
 same seed, so "keeps the last good weights" is checked bit for bit.
 """
 
@@ -16,7 +16,7 @@ from estimator_configs import configured_estimators, estimator_id, make_tiny, sm
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
-from sslts import Checkpoint, TrainingDivergedError
+from sslts import Callback, Checkpoint, TrainingDivergedError
 
 ESTIMATORS = configured_estimators()
 # 12 series in batches of 4: three optimiser steps per epoch.
@@ -27,16 +27,29 @@ def _epochs(cls, n_epochs, **params):
     return make_tiny(cls, n_iters=None, n_epochs=n_epochs, **params)
 
 
+class _StopAfter(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, est, ctx):
+        ctx.stop = ctx.epoch >= self.epoch
+
+
+def _reference(cls, n_epochs, stop_after):
+    """An undisturbed fit with the same budget (schedules may depend on it), stopped early."""
+    return _epochs(cls, n_epochs, callbacks=[_StopAfter(stop_after)]).fit(X)
+
+
 def _inject(monkeypatch, est, epoch: int, fault):
     """From the first step of ``epoch`` (1-based) on, ``fault(original_step, args)``."""
-    original = est._training_step
+    original = est.training_step
 
-    def step(module, batch, rng):
+    def step(module, batch, ctx):
         if est.n_epochs_ + 1 >= epoch:  # n_epochs_ counts completed epochs
-            return fault(original, module, batch, rng)
-        return original(module, batch, rng)
+            return fault(original, module, batch, ctx)
+        return original(module, batch, ctx)
 
-    monkeypatch.setattr(est, "_training_step", step)
+    monkeypatch.setattr(est, "training_step", step)
 
 
 def _raise(exc):
@@ -56,7 +69,7 @@ def _assert_same_model(est, ref):
 @pytest.mark.parametrize("bad", [math.nan, math.inf], ids=["nan", "inf"])
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=estimator_id)
 def test_divergence_stops_and_keeps_last_good_weights(cls, bad, monkeypatch):
-    reference = _epochs(cls, 2).fit(X)
+    reference = _reference(cls, 4, stop_after=2)
     est = _epochs(cls, 4)
     # The poisoned loss is back-propagated, so the optimiser writes NaN weights.
     _inject(monkeypatch, est, 3, lambda step, *args: step(*args) * bad)
@@ -68,7 +81,7 @@ def test_divergence_stops_and_keeps_last_good_weights(cls, bad, monkeypatch):
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=estimator_id)
 def test_keyboard_interrupt_keeps_a_usable_estimator(cls, monkeypatch):
-    reference = _epochs(cls, 2).fit(X)
+    reference = _reference(cls, 4, stop_after=2)
     est = _epochs(cls, 4)
     _inject(monkeypatch, est, 3, _raise(KeyboardInterrupt))
     with pytest.warns(RuntimeWarning, match="interrupted after 6 iterations"):
@@ -81,7 +94,7 @@ def test_keyboard_interrupt_keeps_a_usable_estimator(cls, monkeypatch):
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=estimator_id)
 def test_fit_out_of_memory_names_the_parameters_to_lower(cls, monkeypatch):
-    reference = _epochs(cls, 1).fit(X)
+    reference = _reference(cls, 3, stop_after=1)
     est = _epochs(cls, 3)
     _inject(monkeypatch, est, 2, _raise(torch.OutOfMemoryError("CUDA out of memory.")))
     with pytest.raises(torch.OutOfMemoryError, match="batch_size=4") as info:
@@ -171,8 +184,7 @@ def test_finished_checkpoint_loads_without_training_and_resume_false_restarts(tm
 def test_checkpoint_writes_every_n_epochs_and_through_a_pipeline(tmp_path, monkeypatch):
     cls = ESTIMATORS[0]
     written = []
-    monkeypatch.setattr(Checkpoint, "write", lambda self, est, run: written.append(
-        run["epochs_done"]))
+    monkeypatch.setattr(Checkpoint, "write", lambda self, est, ctx: written.append(ctx.epoch))
     pipe = Pipeline([("enc", _epochs(cls, 5)), ("svc", SVC())])
     pipe.fit(X, np.arange(12) % 2, enc__checkpoint=Checkpoint(tmp_path, every=2))
     assert written == [2, 4, 5]  # every 2 epochs, and the end of training

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from sslts import IARSTransformer, TS2VecTransformer, load, load_dataset
+from sslts import IARSTransformer, TrainContext, TS2VecTransformer, load, load_dataset
 from sslts.encoders.resnet import ResNet18Encoder
 from sslts.losses import hierarchical_contrastive_loss, level_losses, single_level_loss
 from sslts.methods import iars
@@ -120,7 +120,10 @@ def _grads(module):
 def test_only_the_sampled_level_receives_gradient(gunpoint):
     est = IARSTransformer(n_iters=1, random_state=0, **TINY).fit(gunpoint[0])
     module, batch = est.module_, torch.from_numpy(gunpoint[0][:8]).float()
-    est._current_level, est._period_step, est._steps_per_epoch = 3, 1, 2  # measure too
+    # Mid-period at level 3, on the epoch's last step: the levels are measured too.
+    period = {"level": 3, "step": 1, "row": None}
+    ctx = TrainContext(estimator=est, rng=None, state={"period": period},
+                       is_last_step_of_epoch=True)
 
     def step(fn):
         module.zero_grad()
@@ -129,16 +132,22 @@ def test_only_the_sampled_level_receives_gradient(gunpoint):
         loss.backward()
         return loss.detach(), _grads(module)
 
-    loss, grads = step(lambda rng: est._training_step(module, batch, rng))
+    def iars_step(rng):
+        ctx.rng = rng
+        return est.training_step(module, batch, ctx)
+
+    loss, grads = step(iars_step)
     ref, ref_grads = step(lambda rng: single_level_loss(*est._encode_views(module, batch, rng), 3))
     full, full_grads = step(lambda rng: hierarchical_contrastive_loss(
         *est._encode_views(module, batch, rng)))
-    assert est._period_row[4] < math.inf  # the crop reached the trained level
+    row = period["row"]
+    assert period["step"] == 2 and period["level"] == 3
+    assert row[4] < math.inf  # the crop reached the trained level
     torch.testing.assert_close(loss, ref)
     for g, r in zip(grads, ref_grads):
         torch.testing.assert_close(g, r)
     assert not all(torch.allclose(g, f) for g, f in zip(grads, full_grads))
-    assert est._period_row[3] == pytest.approx(float(loss))  # measured without a graph
+    assert row[3] == pytest.approx(float(loss))  # measured without a graph
 
 
 @pytest.mark.parametrize(

@@ -267,3 +267,35 @@ def test_losses_reject_bad_shapes(fn, z1, z2, match):
 def test_single_level_loss_rejects_bad_shapes():
     with pytest.raises(ValueError, match="same shape"):
         single_level_loss(torch.randn(4, 10, 8), torch.randn(4, 9, 8), 0)
+
+
+@pytest.mark.parametrize("chunk_size", [None, 3])
+def test_gradient_scales_with_the_upstream_gradient(chunk_size):
+    # The hand-written backward multiplies by the incoming gradient (a tensor, never
+    # read on the host); a weighted sum of levels must scale every term.
+    z1, z2 = pair(3, 7, seed=11)
+    loss = temporal_contrastive_loss(z1, z2, chunk_size)
+    g1, g2 = torch.autograd.grad(2.5 * loss, (z1, z2))
+    r1, r2 = torch.autograd.grad(2.5 * official_temporal(z1, z2), (z1, z2))
+    torch.testing.assert_close(g1, r1, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(g2, r2, rtol=1e-10, atol=1e-12)
+
+
+def test_views_of_a_longer_output_give_the_same_loss():
+    # TS2Vec passes slices of the encoder outputs (out1[:, -l:], out2[:, :l]).
+    a, b = pair(3, 12, seed=4)
+    z1, z2 = a[:, 4:], b[:, :8]
+    assert not z1.is_contiguous()
+    assert_same(hierarchical_contrastive_loss,
+                lambda x, y: official_hierarchical(x.contiguous(), y.contiguous()), z1, z2)
+
+
+@pytest.mark.parametrize("level", [0, 2])
+def test_chunked_single_level_equals_unchunked_in_less_memory(level):
+    z1, z2 = pair(3, 13 * 2**level, seed=6)
+    assert_same(lambda a, b: single_level_loss(a, b, level, chunk_size=4),
+                lambda a, b: single_level_loss(a, b, level), z1, z2, rtol=1e-9)
+    full = saved_sizes(lambda: single_level_loss(z1, z2, level))
+    chunked = saved_sizes(lambda: single_level_loss(z1, z2, level, chunk_size=4))
+    assert max(full) == 3 * 26**2  # the (B, 2T, 2T) softmax of the pooled length 13
+    assert max(chunked) < max(full)

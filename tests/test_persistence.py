@@ -79,7 +79,12 @@ def test_roundtrip_loses_nothing(cls, roundtrip, tmp_path):
 @pytest.mark.parametrize("level", ["instance", "timestamp"])
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=estimator_id)
 def test_loaded_model_embeds_other_data_identically(cls, level, tmp_path):
-    est = make_tiny(cls, level=level).fit(X)
+    try:
+        est = make_tiny(cls, level=level).fit(X)
+    except ValueError as exc:  # a tiny configuration whose encoder pools the time axis
+        if "keeps the time axis" not in str(exc):
+            raise
+        pytest.skip(str(exc))
     est.save(tmp_path / "model.pt")
     other = small_series(5, 20, seed=1)  # other series, shorter than in fit
     np.testing.assert_array_equal(cls.load(tmp_path / "model.pt").transform(other),

@@ -6,7 +6,6 @@ import torch
 import torch.nn.functional as F
 
 from sslts import SelfTimeTransformer, load_dataset
-from sslts.encoders import SimConv4
 from sslts.losses import (
     RelationHead,
     inter_sample_pair_indices,
@@ -100,18 +99,6 @@ def test_losses_against_explicit_pairs():
     assert torch.allclose(intra_temporal_relation_loss(intra, a, r, y), ref)
 
 
-def test_simconv4_shapes_and_parameters():
-    net = SimConv4(1)
-    assert sum(p.numel() for p in net.parameters()) == 11_024  # the official count
-    x = torch.randn(5, 300, 1)
-    assert net.feature_map(x).shape == (5, 64, 300 // 16)
-    z = net(x)
-    assert z.shape == (5, 64) and torch.allclose(z.norm(dim=1), torch.ones(5))
-    assert SimConv4(3, 32)(torch.randn(2, 16, 3)).shape == (2, 32)
-    with pytest.raises(ValueError, match="at least 16"):
-        net(torch.randn(2, 15, 1))
-
-
 @pytest.fixture(scope="module")
 def gunpoint(shared_data):
     X_train, _, _, _ = load_dataset("GunPoint", data_home=shared_data)
@@ -158,19 +145,57 @@ def test_multivariate_and_nan_input(gunpoint):
     assert np.allclose(Z, est.transform(X0), atol=1e-6)
 
 
-def test_too_short_series_and_pieces():
+@pytest.mark.parametrize("T", [1, 3, 12, 60])
+def test_pieces_are_slices_of_their_views(T):
+    est = SelfTimeTransformer(piece_size=0.2)
+    views = torch.randn(5, T, 2)
+    pieces, starts = est._pieces(views, torch.Generator().manual_seed(0))
+    length = max(1, int(0.2 * T))
+    assert pieces.shape == (10, length, 2)
+    assert starts.min() >= 0 and starts.max() <= max(T - length, 1) - 1
+    for j in range(2):
+        for i in range(5):
+            s = int(starts[j, i])
+            torch.testing.assert_close(pieces[j * 5 + i], views[i, s : s + length])
+
+
+@pytest.mark.parametrize("mode", ["selftime", "inter", "intra"])
+def test_any_length_trains_and_encodes(mode):
     rng = np.random.default_rng(0)
-    with pytest.raises(ValueError, match="minimum of 16 is required"):
-        SelfTimeTransformer(**{**TINY, "mode": "inter"}).fit(rng.normal(size=(6, 15)))
-    # piece_size 0.4: floor(0.4 * 40) = 16 is the first piece length that fits.
-    SelfTimeTransformer(**TINY).fit(rng.normal(size=(6, 40)))
-    with pytest.raises(ValueError, match="minimum of 40 is required"):
-        SelfTimeTransformer(**TINY).fit(rng.normal(size=(6, 39)))
-    est = SelfTimeTransformer(**{**TINY, "mode": "inter"}).fit(rng.normal(size=(6, 16)))
-    with pytest.raises(ValueError, match="minimum of 16 is required"):
-        est.transform(rng.normal(size=(2, 15)))
+    for T in (1, 2, 7, 15, 39):
+        est = SelfTimeTransformer(**{**TINY, "mode": mode}, random_state=0)
+        est.fit(rng.normal(size=(6, T)))
+        assert np.isfinite(est.loss_history_).all()
+        Z = est.transform(rng.normal(size=(3, T)))
+        assert Z.shape == (3, 64) and np.isfinite(Z).all()
+        assert est.encode(rng.normal(size=(3, T)), level="timestamp").shape == (3, T, 64)
+    # Series shorter than the training ones encode too.
+    assert np.isfinite(est.transform(rng.normal(size=(2, 3)))).all()
     with pytest.raises(ValueError, match="at least 2 training series"):
         SelfTimeTransformer(**TINY).fit(rng.normal(size=(1, 40)))
+
+
+def test_short_input_reaches_the_backbone():
+    X = np.random.default_rng(0).normal(size=(6, 10))
+    Z = {}
+    for short_input in ("resize", "pad"):
+        est = SelfTimeTransformer(**TINY, short_input=short_input, random_state=0).fit(X)
+        assert est.module_.encoder.short_input == short_input
+        Z[short_input] = est.transform(X)
+    assert not np.allclose(Z["resize"], Z["pad"])
+    with pytest.raises(ValueError, match="short_input"):
+        SelfTimeTransformer(**TINY, short_input="crop").fit(X)
+
+
+@pytest.mark.parametrize("n, drop_last, steps", [(10, False, 3), (9, False, 2), (10, True, 2)])
+def test_last_partial_batch_is_kept_by_default(n, drop_last, steps):
+    # batch 4: 10 series give 4 + 4 + 2; 9 give 4 + 4 + 1, and a batch of one is skipped.
+    X = np.random.default_rng(0).normal(size=(n, 20))
+    params = {**TINY, "n_iters": None, "n_epochs": 1, "batch_size": 4}
+    if drop_last:
+        params["drop_last"] = True
+    assert SelfTimeTransformer().drop_last is False
+    assert SelfTimeTransformer(**params, random_state=0).fit(X).n_iter_ == steps
 
 
 def test_invalid_mode():

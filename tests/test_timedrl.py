@@ -11,7 +11,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sslts import TimeDRLTransformer, load, load_dataset
+from sslts.callbacks import History
 from sslts.encoders.transformer import (
+    CircularConvEmbedding,
     PatchTransformerEncoder,
     instance_normalise,
     n_patches,
@@ -19,6 +21,8 @@ from sslts.encoders.transformer import (
     timestamp_to_patch,
 )
 from sslts.losses.simsiam import masked_mse, negative_cosine, simsiam_loss
+from sslts.methods.timedrl import _MIN_DEFAULT_STEPS
+from sslts.schedules import SCHEDULES, lr_factor
 
 TINY = dict(output_dims=8, n_heads=2, n_layers=1, patch_len=4, stride=2, random_state=0)
 
@@ -124,7 +128,7 @@ def test_one_batched_forward_gives_two_different_dropout_views():
     with torch.random.fork_rng():
         torch.manual_seed(0)
         module.train()
-        est._training_step(module, batch, None)
+        est.training_step(module, batch, None)
         both = module.encoder(torch.cat([batch, batch]))
     hook.remove()
     assert calls[0][0] == 2 * len(batch)  # one forward of the doubled batch
@@ -200,9 +204,13 @@ def test_short_and_variable_length_series_with_nan():
 
 def test_clear_errors():
     X = _series(4, 12)
-    est = TimeDRLTransformer(**TINY, n_iters=1).fit(X)
-    with pytest.raises(ValueError, match="positional encoding"):
+    est = TimeDRLTransformer(**TINY, n_iters=1, positional_encoding="learnable").fit(X)
+    with pytest.raises(ValueError, match="learnable positional encoding covers"):
         est.transform(_series(4, 40))
+    with pytest.raises(ValueError, match="token_kernel_size=4 must be odd"):
+        TimeDRLTransformer(**TINY, token_kernel_size=4).fit(X)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        TimeDRLTransformer(**TINY, lr_schedule="type2").fit(X)
     with pytest.raises(ValueError, match="stride"):
         TimeDRLTransformer(patch_len=2, stride=3).fit(X)
     with pytest.raises(ValueError, match="divisible"):
@@ -213,18 +221,75 @@ def test_clear_errors():
         est.encode(X, level="segment")
 
 
-def test_halving_schedule_is_the_default():
-    est = TimeDRLTransformer(**TINY)
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_every_epoch_runs_at_the_scheduled_rate(schedule):
+    history = History()
+    est = TimeDRLTransformer(**TINY, lr=2e-3, n_epochs=7, batch_size=4, lr_schedule=schedule,
+                             callbacks=[history]).fit(_series(8, 12))
+    rates = [row["lr"] for row in est.callbacks_[0].history_]
+    np.testing.assert_allclose(rates, [2e-3 * lr_factor(schedule, k) for k in range(7)])
     optimizer = est._make_optimizer([torch.nn.Parameter(torch.zeros(1))])
-    scheduler = est._make_scheduler(optimizer)
-    lrs = []
-    for _ in range(3):
-        lrs.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
-    np.testing.assert_allclose(lrs, [1e-3, 5e-4, 2.5e-4])
     assert optimizer.param_groups[0]["weight_decay"] == 1e-3
-    assert TimeDRLTransformer(lr_schedule="constant")._make_scheduler(optimizer) is None
+
+
+def test_defaults_follow_the_official_classification_configs():
+    est = TimeDRLTransformer()
+    assert (est.lr_schedule, est.drop_last) == ("type1", False)
+    assert (est.token_embedding, est.token_kernel_size) == ("conv", 3)
+    # type1 keeps the first two epochs at the base rate (the earlier off-by-one halved
+    # after the first).
+    assert [lr_factor(est.lr_schedule, k) for k in range(3)] == [1.0, 1.0, 0.5]
+
+
+@pytest.mark.parametrize("n, batch_size", [(30, 32), (40, 32), (300, 32), (33, 32), (7, 4)])
+def test_default_budget_rule(n, batch_size):
+    # Restated: full batches plus a last partial batch of two or more series.
+    steps = n // batch_size + (n % batch_size >= 2) if n >= batch_size else 1
+    expected = max(30, -(-_MIN_DEFAULT_STEPS // steps))
+    est = TimeDRLTransformer(batch_size=batch_size)
+    assert est._budget(_series(n, 8)) == (expected, None)
+    assert TimeDRLTransformer(n_iters=5)._budget(_series(n, 8)) == (None, 5)
+
+
+@pytest.mark.parametrize("n, drop_last, steps", [(40, False, 2), (33, False, 1), (40, True, 1)])
+def test_last_partial_batch_is_kept_by_default(n, drop_last, steps):
+    # Batch 32: 40 series give 32 + 8; 33 give 32 + 1 and the batch of one is skipped.
+    params = {**TINY, "n_epochs": 1, "drop_last": drop_last}
+    assert TimeDRLTransformer(**params).fit(_series(n, 8)).n_iter_ == steps
+
+
+@pytest.mark.parametrize("token_embedding", ["linear", "conv"])
+@pytest.mark.parametrize("positional_encoding", ["none", "fixed", "learnable"])
+def test_encoder_options_reach_the_network(token_embedding, positional_encoding):
+    X = _series(6, 12)
+    est = TimeDRLTransformer(**TINY, n_iters=2, token_embedding=token_embedding,
+                             token_kernel_size=5, positional_encoding=positional_encoding)
+    encoder = est.fit(X).module_.encoder
+    if token_embedding == "conv":
+        assert isinstance(encoder.embed, CircularConvEmbedding)
+        assert encoder.embed.weight.shape[-1] == 5
+    else:
+        assert isinstance(encoder.embed, torch.nn.Linear)
+    assert (encoder.position is not None) == (positional_encoding == "learnable")
+    if positional_encoding != "learnable":  # longer series than in fit encode too
+        assert est.encode(_series(3, 40), level="patch").shape == (3, n_patches(40, 4, 2), 16)
+
+
+def test_append_stats_adds_the_revin_location_and_scale():
+    X = _series(5, 15, 3) * np.array([1.0, 5.0, 0.2], dtype=np.float32) + 2.0
+    X[0, 10:, 1] = np.nan
+    plain = TimeDRLTransformer(**TINY, n_iters=2).fit(X)
+    est = clone(plain).set_params(append_stats=True).fit(X)
+    Z = est.transform(X)
+    D = plain._n_features_out_for("instance")
+    assert Z.shape == (5, D + 6) == (5, est._n_features_out_for("instance"))
+    np.testing.assert_array_equal(Z[:, :D], plain.transform(X))  # same weights, same [CLS]
+    mean = np.nanmean(X.astype(np.float64), axis=1)
+    std = np.sqrt(np.nanvar(X.astype(np.float64), axis=1) + 1e-5)
+    np.testing.assert_allclose(Z[:, D:], np.concatenate([mean, std], axis=1), rtol=1e-5)
+    # Other levels are unchanged, and the feature names follow the width.
+    assert est.encode(X, level="patch").shape[-1] == D == est._n_features_out_for("patch")
+    assert len(est.get_feature_names_out()) == D + 6
 
 
 # --------------------------------------------------------- sklearn contract

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator
 
 from sslts.utils.validation import (
+    LayoutWarning,
     check_finite_embeddings,
     check_time_series,
     pad_series_list,
@@ -130,3 +132,132 @@ def test_masks_and_lengths_match_a_loop():
         assert lengths[i] == expected_len
         for t in range(9):
             assert mask[i, t] == (not np.isnan(X[i, t]).any())
+
+
+# ------------------------------------------------------------------ layouts
+def _channels_first_reference(series_list):
+    """Slow reference: one (C, T_i) series at a time into a NaN-padded (n, T, C)."""
+    n_channels = np.shape(series_list[0])[0]
+    length = max(np.shape(s)[1] for s in series_list)
+    out = np.full((len(series_list), length, n_channels), np.nan)
+    for i, s in enumerate(series_list):
+        for c in range(n_channels):
+            for t in range(np.shape(s)[1]):
+                out[i, t, c] = s[c][t]
+    return out
+
+
+def test_channels_first_array_is_transposed_into_a_fresh_copy():
+    X = np.random.default_rng(0).normal(size=(4, 3, 7))
+    before = X.copy()
+    out = check_time_series(X, layout="channels_first")
+    np.testing.assert_array_equal(out, _channels_first_reference(list(X)).astype(np.float32))
+    assert out.flags.c_contiguous and not np.shares_memory(out, X)
+    np.testing.assert_array_equal(X, before)
+
+
+def test_channels_first_lists_of_unequal_length_match_the_reference():
+    rng = np.random.default_rng(1)
+    series = [rng.normal(size=(2, n)) for n in (5, 3, 6)]
+    out = check_time_series(series, layout="channels_first")
+    np.testing.assert_array_equal(out, _channels_first_reference(series).astype(np.float32))
+    nested = [s.tolist() for s in series]  # plain nested lists read the same way
+    np.testing.assert_array_equal(check_time_series(nested, layout="channels_first"), out)
+
+
+def test_univariate_input_reads_the_same_in_both_layouts():
+    for X in ([[1.0, 2.0, 3.0], [4.0, 5.0]], np.arange(6.0).reshape(2, 3)):
+        np.testing.assert_array_equal(
+            check_time_series(X, layout="channels_first"), check_time_series(X)
+        )
+
+
+def test_bad_layout_is_named():
+    with pytest.raises(ValueError, match="layout must be one of .*'channels_first'.*'ncl'"):
+        check_time_series(np.ones((2, 3)), layout="ncl")
+
+
+def test_time_axis_shorter_than_channels_warns_with_the_way_out():
+    X = np.ones((3, 6, 100))
+    with pytest.warns(LayoutWarning, match=r"channels-last as 6 time step\(s\) of 100") as rec:
+        check_time_series(X)
+    assert "input_layout='channels_first'" in str(rec[0].message)
+    assert issubclass(LayoutWarning, UserWarning)
+    with pytest.warns(LayoutWarning, match="channels-first as 6 time step.*leave input_layout"):
+        check_time_series(np.ones((3, 100, 6)), layout="channels_first")
+
+
+@pytest.mark.parametrize(
+    ("X", "kwargs"),
+    [
+        (np.ones((3, 100, 6)), {}),  # the time axis is the longer one
+        (np.ones((3, 6, 100)), {"layout": "channels_first"}),
+        (np.ones((3, 6, 100)), {"reset": False, "estimator": object()}),  # transform
+        ([np.ones((2, 5)), np.ones((3, 5))], {}),  # ragged: only channels-last fits
+        (np.ones((3, 4, 4)), {}),
+    ],
+)
+def test_no_layout_warning_when_the_read_is_not_ambiguous(X, kwargs, recwarn):
+    if "estimator" in kwargs:
+        kwargs["estimator"] = _Named()
+    check_time_series(X, **kwargs)
+    assert not [w for w in recwarn if issubclass(w.category, LayoutWarning)]
+
+
+def test_inconsistent_channel_counts_name_the_channels_first_layout():
+    aeon_style = [np.ones((3, 10)), np.ones((3, 12))]  # (C, T_i)
+    with pytest.raises(ValueError, match="channels-first.*input_layout='channels_first'"):
+        check_time_series(aeon_style)
+    assert check_time_series(aeon_style, layout="channels_first").shape == (2, 12, 3)
+    with pytest.raises(ValueError, match="X\\[0\\] has 3 channels but X\\[1\\] has 2\\.$"):
+        check_time_series([np.ones((3, 10)), np.ones((2, 12))], layout="channels_first")
+
+
+def test_channel_mismatch_after_fit_suggests_the_other_layout():
+    transform = {"estimator": _Named(), "reset": False}  # as in transform: no warning
+    with pytest.raises(ValueError, match="3 time step\\(s\\): is it channels-first"):
+        check_time_series(np.ones((2, 3, 8)), n_channels=3, **transform)
+    with pytest.raises(ValueError, match="is it channels-last.*'channels_first' in fit"):
+        check_time_series(np.ones((2, 8, 3)), n_channels=3, layout="channels_first", **transform)
+    with pytest.raises(ValueError, match="fitted on series with 5 channel\\(s\\)\\.$"):
+        check_time_series(np.ones((2, 3, 8)), n_channels=5, **transform)
+
+
+# ------------------------------------------------------------ feature names
+class _Named(BaseEstimator):
+    """Stands in for an estimator: check_time_series only sets/reads attributes."""
+
+
+def test_dataframe_columns_become_feature_names_as_in_sklearn():
+    pd = pytest.importorskip("pandas")
+    est = _Named()
+    df = pd.DataFrame(np.ones((3, 4)), columns=["t0", "t1", "t2", "t3"])
+    out = check_time_series(df, estimator=est, reset=True)
+    assert out.shape == (3, 4, 1)
+    assert est.feature_names_in_.dtype == object
+    np.testing.assert_array_equal(est.feature_names_in_, df.columns)
+    check_time_series(df, estimator=est, reset=False)  # same names: silent
+    with pytest.raises(ValueError, match="Feature names must be in the same order"):
+        check_time_series(df[df.columns[::-1]], estimator=est, reset=False)
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        check_time_series(df.to_numpy(), estimator=est, reset=False)
+    check_time_series(df.to_numpy(), estimator=est, reset=True)  # refit without names
+    assert not hasattr(est, "feature_names_in_")
+    with pytest.warns(UserWarning, match="X has feature names, but _Named was fitted without"):
+        check_time_series(df, estimator=est, reset=False)
+    check_time_series(df, estimator=est)  # reset=None: names left alone
+    assert not hasattr(est, "feature_names_in_")
+
+
+def test_multiindex_and_nested_frames_are_read_with_channel_names():
+    pd = pytest.importorskip("pandas")
+    index = pd.MultiIndex.from_tuples([("b", 1), ("b", 0), ("a", 0)])
+    df = pd.DataFrame({"x": [2.0, 1.0, 3.0], "y": [5.0, 4.0, 6.0]}, index=index)
+    est = _Named()
+    out = check_time_series(df, estimator=est, reset=True)
+    expected = np.array([[[1, 4], [2, 5]], [[3, 6], [np.nan, np.nan]]], dtype=np.float32)
+    np.testing.assert_array_equal(out, expected)  # instances in order of appearance
+    np.testing.assert_array_equal(est.feature_names_in_, ["x", "y"])
+    nested = pd.DataFrame({"x": [pd.Series([1.0, 2.0]), pd.Series([3.0])],
+                           "y": [pd.Series([4.0, 5.0]), pd.Series([6.0])]})
+    np.testing.assert_array_equal(check_time_series(nested), expected)

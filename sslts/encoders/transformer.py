@@ -16,9 +16,14 @@ __all__ = [
     "n_patches",
     "patchify",
     "timestamp_to_patch",
+    "sinusoidal_positions",
+    "CircularConvEmbedding",
     "PostLNTransformerLayer",
     "PatchTransformerEncoder",
 ]
+
+TOKEN_EMBEDDINGS = ("linear", "conv")
+POSITIONAL_ENCODINGS = ("none", "fixed", "learnable")
 
 
 def instance_normalise(x: torch.Tensor, eps: float = 1e-5):
@@ -115,6 +120,91 @@ def timestamp_to_patch(n_timestamps: int, patch_len: int, stride: int, device=No
     return torch.clamp(t // stride, max=last)
 
 
+def sinusoidal_positions(n_positions: int, d_model: int, *, device=None, dtype=None):
+    """Fixed sinusoidal positional encoding of Vaswani et al. (2017).
+
+    ``PE[p, 2i] = sin(p / 10000 ** (2i / D))`` and
+    ``PE[p, 2i + 1] = cos(p / 10000 ** (2i / D))``; with an odd ``D`` the last
+    column is a sine.
+
+    Parameters
+    ----------
+    n_positions : int
+        Number of positions ``L``.
+    d_model : int
+        Width ``D``.
+    device, dtype : optional
+        Of the result.
+
+    Returns
+    -------
+    Tensor of shape (L, D)
+
+    Examples
+    --------
+    >>> sinusoidal_positions(2, 4, dtype=torch.float64).numpy().round(3).tolist()
+    [[0.0, 1.0, 0.0, 1.0], [0.841, 0.54, 0.01, 1.0]]
+    """
+    position = torch.arange(n_positions, device=device, dtype=torch.float32)[:, None]
+    exponent = torch.arange(0, d_model, 2, device=device, dtype=torch.float32) / d_model
+    angle = position / 10000.0**exponent  # (L, ceil(D / 2))
+    pe = torch.empty(n_positions, d_model, device=device, dtype=torch.float32)
+    pe[:, 0::2] = torch.sin(angle)
+    pe[:, 1::2] = torch.cos(angle[:, : d_model // 2])
+    return pe if dtype is None else pe.to(dtype)
+
+
+class CircularConvEmbedding(nn.Module):
+    """Token embedding by a 1-D convolution along the token sequence, circularly padded.
+
+    Each output token mixes its ``kernel_size`` neighbours in the sequence; the
+    sequence wraps around, so with the [CLS] token at position 0 the [CLS]
+    embedding also sees the first and the last patch.  No bias; Kaiming-normal
+    initialisation (fan-in, leaky-ReLU gain), as in the official TimeDRL code.
+
+    Parameters
+    ----------
+    token_dim : int
+        Width of the input tokens (``P`` or ``C * P``).
+    d_model : int
+        Width ``D`` of the embedded tokens.
+    kernel_size : int, default=3
+        Odd number of neighbouring tokens mixed (the official configurations use 3
+        or 5).
+
+    Notes
+    -----
+    The padding is done by indexing modulo the sequence length, so it wraps as
+    often as needed and any sequence length works (PyTorch's ``"circular"``
+    padding mode refuses padding wider than the input).
+
+    Examples
+    --------
+    >>> emb = CircularConvEmbedding(4, 8, kernel_size=5)
+    >>> emb(torch.zeros(2, 3, 4)).shape
+    torch.Size([2, 3, 8])
+    """
+
+    def __init__(self, token_dim: int, d_model: int, kernel_size: int = 3):
+        super().__init__()
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(
+                f"kernel_size must be a positive odd number (the output keeps the "
+                f"sequence length), got {kernel_size}."
+            )
+        self.kernel_size = kernel_size
+        self.weight = nn.Parameter(torch.empty(d_model, token_dim, kernel_size))
+        nn.init.kaiming_normal_(self.weight, mode="fan_in", nonlinearity="leaky_relu")
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B', L, token_dim) -> (B', L, D)."""
+        L = tokens.shape[1]
+        half = self.kernel_size // 2
+        wrap = torch.arange(-half, L + half, device=tokens.device) % L
+        padded = tokens[:, wrap].transpose(1, 2)  # (B', token_dim, L + 2 * half)
+        return F.conv1d(padded, self.weight).transpose(1, 2)
+
+
 class PostLNTransformerLayer(nn.Module):
     """Vanilla post-LN transformer encoder layer with fused attention.
 
@@ -171,8 +261,8 @@ class PatchTransformerEncoder(nn.Module):
     In channel-independent mode every channel is a separate sequence of
     ``P``-dimensional patches and has its own [CLS] token; otherwise the channels
     of a patch are concatenated into one ``C * P`` token.  The [CLS] token lives in
-    patch space and goes through the same linear embedding (no bias) and the
-    learnable positional encoding (position 0) as the patches.
+    patch space and goes through the same token embedding (no bias) and positional
+    encoding (position 0) as the patches.
 
     Parameters
     ----------
@@ -185,9 +275,27 @@ class PatchTransformerEncoder(nn.Module):
     dropout : float
         Dropout after the embedding and inside the layers.
     max_patches : int
-        Patches covered by the positional encoding.
+        Patches covered by the learnable positional encoding.
     channel_independent : bool
         Whether channels are separate sequences.
+    token_embedding : {"linear", "conv"}, default="linear"
+        "linear" embeds every token on its own; "conv" is a
+        :class:`CircularConvEmbedding` along the token sequence ([CLS] and the
+        patches), which every tuned official TimeDRL configuration uses.
+    kernel_size : int, default=3
+        Kernel of the "conv" token embedding (odd); ignored by "linear".
+    positional_encoding : {"none", "fixed", "learnable"}, default="learnable"
+        Added to the embedded tokens: nothing, :func:`sinusoidal_positions`, or a
+        learned ``randn``-initialised table of ``max_patches + 1`` positions.  Only
+        "learnable" limits the number of patches of the series encoded later.
+
+    Examples
+    --------
+    >>> enc = PatchTransformerEncoder(2, 4, 2, 8, 2, 1, 0.1, max_patches=9,
+    ...                               channel_independent=True, token_embedding="conv",
+    ...                               positional_encoding="fixed")
+    >>> enc(torch.zeros(3, 16, 2)).shape  # (B, C, 1 + n_patches(16, 4, 2), D)
+    torch.Size([3, 2, 9, 8])
     """
 
     def __init__(
@@ -201,17 +309,31 @@ class PatchTransformerEncoder(nn.Module):
         dropout: float,
         max_patches: int,
         channel_independent: bool,
+        *,
+        token_embedding: str = "linear",
+        kernel_size: int = 3,
+        positional_encoding: str = "learnable",
     ):
         super().__init__()
+        _check_option("token_embedding", token_embedding, TOKEN_EMBEDDINGS)
+        _check_option("positional_encoding", positional_encoding, POSITIONAL_ENCODINGS)
         self.patch_len = patch_len
         self.stride = stride
         self.channel_independent = channel_independent
         self.n_streams = n_channels if channel_independent else 1
         self.token_dim = patch_len if channel_independent else n_channels * patch_len
         self.max_patches = max_patches
+        self.positional_encoding = positional_encoding
         self.cls = nn.Parameter(torch.randn(self.n_streams, self.token_dim))
-        self.embed = nn.Linear(self.token_dim, d_model, bias=False)
-        self.position = nn.Parameter(torch.randn(max_patches + 1, d_model))
+        if token_embedding == "linear":
+            self.embed = nn.Linear(self.token_dim, d_model, bias=False)
+        else:
+            self.embed = CircularConvEmbedding(self.token_dim, d_model, kernel_size)
+        self.position = (
+            nn.Parameter(torch.randn(max_patches + 1, d_model))
+            if positional_encoding == "learnable"
+            else None
+        )
         self.drop = nn.Dropout(dropout)
         self.layers = nn.ModuleList(
             PostLNTransformerLayer(d_model, n_heads, dropout) for _ in range(n_layers)
@@ -238,6 +360,23 @@ class PatchTransformerEncoder(nn.Module):
         B, C, N, P = patches.shape
         return patches.permute(0, 2, 1, 3).reshape(B, 1, N, C * P)
 
+    def _positions(self, n_tokens: int, like: torch.Tensor):
+        """(n_tokens, D) encoding added to the embedded tokens, or None."""
+        if self.positional_encoding == "fixed":
+            return sinusoidal_positions(
+                n_tokens, like.shape[-1], device=like.device, dtype=like.dtype
+            )
+        if self.position is None:
+            return None
+        if n_tokens - 1 > self.max_patches:
+            raise ValueError(
+                f"The series give {n_tokens - 1} patches but the learnable positional "
+                f"encoding covers {self.max_patches} (the length of the training series). "
+                "Crop the series, refit on series at least as long, or use "
+                "positional_encoding='fixed' or 'none'."
+            )
+        return self.position[:n_tokens]
+
     def forward(self, x_norm: torch.Tensor) -> torch.Tensor:
         """Encode a normalised batch.
 
@@ -252,15 +391,17 @@ class PatchTransformerEncoder(nn.Module):
         """
         tokens = self.tokens_in_patch_space(x_norm)  # (B, C', N, P')
         B, Cs, N, Pd = tokens.shape
-        if N > self.max_patches:
-            raise ValueError(
-                f"The series give {N} patches but the positional encoding covers "
-                f"{self.max_patches} (the length of the training series). Crop the series "
-                "or refit on series at least as long."
-            )
         cls = self.cls.view(1, Cs, 1, Pd).expand(B, -1, -1, -1)
-        z = torch.cat([cls, tokens], dim=2).reshape(B * Cs, N + 1, Pd)
-        z = self.drop(self.embed(z) + self.position[: N + 1])
+        z = self.embed(torch.cat([cls, tokens], dim=2).reshape(B * Cs, N + 1, Pd))
+        position = self._positions(N + 1, z)
+        if position is not None:
+            z = z + position
+        z = self.drop(z)
         for layer in self.layers:
             z = layer(z)
         return self.norm(z).view(B, Cs, N + 1, -1)
+
+
+def _check_option(name: str, value, options: tuple[str, ...]) -> None:
+    if value not in options:
+        raise ValueError(f"{name}={value!r} is not supported; choose one of {options}.")

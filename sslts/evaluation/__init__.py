@@ -5,20 +5,30 @@
 - Forecasting (:mod:`.forecasting`): TS2Vec's ETT protocol, ridge regression on
   causal timestamp embeddings.
 - Anomaly detection (:mod:`.anomaly`): TS2Vec's masked-vs-unmasked representation
-  error with point-adjusted F1.
+  error; the decision rule and point-adjusted F1 for any score
+  (:mod:`.anomaly_scoring`); two simple scores to compare with
+  (:mod:`.anomaly_baselines`: rolling z-score, 1-NN discord distance).
 - Baselines (:mod:`.baselines`): 1-NN-ED, 1-NN-DTW-D and 1-NN-DTW-I.
 """
 
 from .anomaly import (
     AnomalySeries,
+    adf_differences,
     adjusted_errors,
     evaluate_anomaly_detection,
     load_ucr_anomaly,
-    mask_last_embeddings,
+    mask_last_encode,
     masked_errors,
+    standardised_differences,
+)
+from .anomaly_baselines import discord_distance, dominant_period, rolling_zscore
+from .anomaly_scoring import (
+    evaluate_anomaly_scores,
+    flag_anomalies,
     point_adjust,
     point_adjusted_scores,
     suppress_nearby,
+    ts2vec_threshold,
 )
 from .baselines import NearestNeighborBaseline, pairwise_distances
 from .classification import (
@@ -36,7 +46,6 @@ from .forecasting import (
     ForecastData,
     calendar_features,
     causal_encode,
-    encode_windows,
     evaluate_forecasting,
     evaluate_window_forecasting,
     fit_ridge,
@@ -52,11 +61,14 @@ __all__ = [
     "NearestNeighborBaseline",
     "RIDGE_ALPHAS",
     "UCR_NOT_NORMALISED",
+    "adf_differences",
     "adjusted_errors",
     "calendar_features",
     "causal_encode",
-    "encode_windows",
+    "discord_distance",
+    "dominant_period",
     "evaluate_anomaly_detection",
+    "evaluate_anomaly_scores",
     "evaluate_classification",
     "evaluate_forecasting",
     "evaluate_window_forecasting",
@@ -65,15 +77,19 @@ __all__ = [
     "fit_logistic",
     "fit_ridge",
     "fit_svm",
+    "flag_anomalies",
     "forecast_samples",
     "load_ett",
     "load_ucr_anomaly",
-    "mask_last_embeddings",
+    "mask_last_encode",
     "masked_errors",
     "pairwise_distances",
     "point_adjust",
     "point_adjusted_scores",
+    "rolling_zscore",
     "split_for_fit",
+    "standardised_differences",
     "suppress_nearby",
     "ts2vec_normalise",
+    "ts2vec_threshold",
 ]

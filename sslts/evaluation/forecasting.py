@@ -21,17 +21,17 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import train_test_split
 
+from ..encoding import causal_encode
+
 __all__ = [
     "ForecastData",
     "RIDGE_ALPHAS",
     "calendar_features",
     "causal_encode",
-    "encode_windows",
     "evaluate_forecasting",
     "evaluate_window_forecasting",
     "fit_ridge",
     "forecast_samples",
-    "last_step_embeddings",
     "load_ett",
     "split_for_fit",
 ]
@@ -40,8 +40,6 @@ RIDGE_ALPHAS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 # Months of 30 days: TS2Vec/Informer split ETT into 12/4/4 months.
 _ETT_STEPS_PER_MONTH = {"h": 30 * 24, "m": 30 * 24 * 4}
 _HORIZONS = {"h": (24, 48, 168, 336, 720), "m": (24, 48, 96, 288, 672)}
-# Windows (of padding + 1 steps) encoded per call: bounds the memory of the batch.
-_WINDOWS_PER_CHUNK = 4096
 
 
 @dataclass
@@ -179,80 +177,6 @@ def _read_csv(path: Path):
     dates = np.array([row[0].replace(" ", "T") for row in rows], dtype="datetime64[m]")
     values = np.array([row[1:] for row in rows], dtype=np.float64)
     return dates, header[1:], values
-
-
-def causal_encode(encoder, X, *, padding: int = 200, batch_size: int | None = None):
-    """Embed every timestamp from its causal window ``[t - padding, t]``.
-
-    The window of each timestamp (NaN-padded before the series start, as in TS2Vec's
-    sliding inference) is encoded at ``level="timestamp"`` and the embedding of its
-    last step is kept.  Windows are strided views of the series, encoded in chunks of
-    thousands (no Python loop over timestamps).
-
-    Parameters
-    ----------
-    encoder : fitted sslts estimator
-        Must support ``encode(X, level="timestamp")``.
-    X : ndarray of shape (n_series, n_timestamps, n_channels)
-        Series to embed.
-    padding : int, default=200
-        Past steps each window sees besides ``t`` itself.
-    batch_size : int, default=None
-        Windows per forward pass, passed to ``encode``.
-
-    Returns
-    -------
-    ndarray of shape (n_series, n_timestamps, n_features_out), float32
-    """
-    return encode_windows(encoder, X, padding=padding, batch_size=batch_size)
-
-
-def last_step_embeddings(encoder, windows: np.ndarray, batch_size=None) -> np.ndarray:
-    """Timestamp embedding of the last step of each window, shape (n_windows, D)."""
-    return encoder.encode(windows, level="timestamp", batch_size=batch_size)[:, -1]
-
-
-def encode_windows(encoder, X, *, padding: int = 200, batch_size=None,
-                   embed_last=last_step_embeddings) -> np.ndarray:
-    """Apply ``embed_last`` to the causal window ``[t - padding, t]`` of every timestamp.
-
-    Parameters
-    ----------
-    encoder : fitted sslts estimator
-    X : ndarray of shape (n_series, n_timestamps, n_channels)
-    padding : int, default=200
-        Past steps of each window; windows are NaN-padded before the series start.
-    batch_size : int, default=None
-        Passed to ``embed_last``.
-    embed_last : callable, default=last_step_embeddings
-        ``embed_last(encoder, windows, batch_size)`` maps windows of shape
-        ``(n_windows, padding + 1, n_channels)`` to ``(n_windows, D)``.
-
-    Returns
-    -------
-    ndarray of shape (n_series, n_timestamps, D), float32
-        NaN for windows without any observed value.
-    """
-    X = np.asarray(X, dtype=np.float32)
-    n, T, C = X.shape
-    padded = np.concatenate([np.full((n, padding, C), np.nan, np.float32), X], axis=1)
-    # (n, T, C, padding + 1) view: window t covers padded[t : t + padding + 1].
-    windows = sliding_window_view(padded, padding + 1, axis=1)
-    step = max(1, _WINDOWS_PER_CHUNK // n)
-    observed, outputs, order = [], [], []
-    for start in range(0, T, step):
-        chunk = windows[:, start : start + step].transpose(0, 1, 3, 2).reshape(-1, padding + 1, C)
-        # A window without any observed value has no embedding.
-        keep = ~np.isnan(chunk).all(axis=(1, 2))
-        observed.append(keep)
-        # Chunks are series-major: remember each row's position in the (n, T) grid.
-        order.append((np.arange(n)[:, None] * T + np.arange(start, min(start + step, T))).ravel())
-        if keep.any():
-            outputs.append(np.asarray(embed_last(encoder, chunk[keep], batch_size)))
-    observed = np.concatenate(observed)
-    result = np.full((n * T, outputs[0].shape[-1]), np.nan, np.float32)
-    result[np.concatenate(order)[observed]] = np.concatenate(outputs)
-    return result.reshape(n, T, -1)
 
 
 def forecast_samples(features: np.ndarray, targets: np.ndarray, horizon: int, drop: int = 0):

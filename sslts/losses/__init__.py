@@ -15,6 +15,15 @@ from .relation import (
     temporal_distance_class,
 )
 from .simsiam import masked_mse, negative_cosine, simsiam_loss
+from .two_view import (
+    barlow_twins_loss,
+    cross_correlation,
+    info_nce_loss,
+    invariance_loss,
+    normalised_covariance_loss,
+    variance_loss,
+    vibcreg_loss,
+)
 
 __all__ = [
     "hierarchical_contrastive_loss",
@@ -30,4 +39,11 @@ __all__ = [
     "masked_mse",
     "negative_cosine",
     "simsiam_loss",
+    "barlow_twins_loss",
+    "cross_correlation",
+    "info_nce_loss",
+    "invariance_loss",
+    "normalised_covariance_loss",
+    "variance_loss",
+    "vibcreg_loss",
 ]

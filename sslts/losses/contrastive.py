@@ -2,14 +2,14 @@
 
 Similarities are raw dot products (no normalisation, no temperature), as in the
 paper.  Each loss builds one similarity matrix per group, masks its diagonal in
-place and takes its row log-sum-exps with a hand-written backward (two matmuls, no
-elementwise pass over the matrix); the positives are read off as row-wise dot
-products.  This equals the official implementation's log-softmax over the
-off-diagonal entries with the same three (N, N, D) matmuls per group but without
-its lower/upper-triangular copies, its negated copy and the elementwise backward
-passes through them (``tests/test_losses.py`` checks values and gradients against
-a literal re-statement of that construction and against a Python-loop InfoNCE).
-With ``chunk_size`` the matrix is processed in row blocks, for long crops.
+place and reads the loss off a fused log-softmax; the hand-written backward is two
+matmuls into one buffer, with no elementwise pass over the matrix.  This equals the
+official implementation's log-softmax over the off-diagonal entries with the same
+three (N, N, D) matmuls per group but without its lower/upper-triangular copies, its
+negated copy and the elementwise backward passes through them
+(``tests/test_losses.py`` checks values and gradients against a literal re-statement
+of that construction and against a Python-loop InfoNCE).  With ``chunk_size`` the
+matrix is processed in row blocks, for long crops.
 
 Every public loss raises ``ValueError`` (``TypeError`` for non-tensors) unless ``z1``
 and ``z2`` are (B, T, D) tensors of the same shape with no empty axis.  Values are not
@@ -32,63 +32,78 @@ __all__ = [
 ]
 
 
-class _OffDiagonalLogSumExp(torch.autograd.Function):
-    """``lse[g, i] = logsumexp_{j != i} z[g, i] . z[g, j]`` with a hand-written backward.
+class _PairedInfoNCE(torch.autograd.Function):
+    """Mean InfoNCE of ``G`` groups of ``2N`` rows with a hand-written backward.
 
-    Costs are what make TS2Vec's loss slow on long crops, so this avoids every pass
-    over the (N, N) similarity matrix that is not needed:
+    Row ``i`` of a group is contrasted with every other row ``j != i`` of its group
+    and its positive is its partner ``p(i) = (i + N) mod 2N`` (the same timestamp or
+    series in the other view).  With ``s_ij = z_i . z_j`` and ``M = G * 2N`` rows,
 
-    - forward: one matmul, a fused ``log_softmax`` and an in-place ``exp_`` that
-      turns it into the softmax ``P`` saved for the backward pass.  The normaliser
-      is read off one entry per row: ``lse_i = s_ij - log p_ij`` for any ``j != i``
-      (the partner row ``(i + N/2) mod N`` is used);
-    - backward: ``d lse_i / d z = sum_j p_ij z_j`` for the row vector and
-      ``sum_i g_i p_ij z_i`` for the column vectors, i.e.
-      ``grad = g * (P @ z) + P^T @ (g * z)``: two matmuls whose operands are scaled
-      on the cheap (N, D) side, with no (N, N) elementwise pass at all.
+    ``loss = -(1/M) sum_i log softmax_{j != i}(s_i.)[p(i)]``.
 
-    With ``chunk_size`` only the normalisers are saved and row blocks of the
-    similarity are recomputed in the backward pass: memory O(chunk_size * N) per
+    Costs are what make TS2Vec's loss slow, so this avoids every pass over the
+    (2N, 2N) similarity matrix and every (2N, D) temporary that is not needed:
+
+    - forward: one matmul, the diagonal set to ``-inf``, a fused ``log_softmax``
+      whose positive entries give the loss, and an in-place ``exp_`` that turns it
+      into the softmax ``P`` saved for the backward pass;
+    - backward: ``d loss / d s_ij = (P_ij - [j = p(i)]) / M`` and ``s`` is symmetric
+      in ``z``, so ``grad = (P z + P^T z - 2 z_p) / M`` where ``z_p`` is ``z`` with its
+      two halves swapped: two matmuls accumulated into one buffer, the partner term
+      subtracted in place, one scaling -- a single (G, 2N, D) allocation.  (On short
+      crops 2N < D, so these (2N, D) passes cost more than the (2N, 2N) ones.)
+
+    With ``chunk_size`` only the row normalisers are saved and row blocks of the
+    similarity are recomputed in the backward pass: memory O(chunk_size * 2N) per
     group instead of O(N**2), for one extra matmul.
     """
 
     @staticmethod
     def forward(ctx, z, chunk_size):
-        N = z.shape[1]
+        n2 = z.shape[1]
         ctx.chunk_size = chunk_size
-        ctx.chunked = chunk_size is not None and chunk_size < N
+        ctx.chunked = chunk_size is not None and chunk_size < n2
         if ctx.chunked:
             lse = torch.cat([
-                torch.logsumexp(_masked_rows(z, rows), dim=-1) for rows in _chunks(N, chunk_size)
-            ], dim=1)
+                torch.logsumexp(_masked_rows(z, rows), dim=-1) for rows in _chunks(n2, chunk_size)
+            ], dim=1)  # (G, 2N)
+            positive = (z * _swap_halves(z)).sum(-1)  # (G, 2N): s_{i, p(i)}
             ctx.save_for_backward(z, lse)
-            return lse
-        sim = torch.matmul(z, z.transpose(1, 2))  # (G, N, N)
+            return (lse - positive).mean()
+        sim = torch.matmul(z, z.transpose(1, 2))  # (G, 2N, 2N)
         sim.diagonal(dim1=1, dim2=2).fill_(float("-inf"))
-        rows = torch.arange(N, device=z.device)
-        partner = (rows + N // 2) % N
-        s_partner = sim[:, rows, partner]  # (G, N)
-        prob = _log_softmax_lastdim(sim)
+        rows = torch.arange(n2, device=z.device)
+        logp = _log_softmax_lastdim(sim)
         del sim
-        lse = s_partner - prob[:, rows, partner]
+        loss = -logp[:, rows, (rows + n2 // 2) % n2].mean()
         if ctx.needs_input_grad[0]:  # forward-only calls (scoring) skip the softmax
-            ctx.save_for_backward(z, prob.exp_())  # softmax over j != i (diagonal 0)
-        return lse
+            ctx.save_for_backward(z, logp.exp_())  # softmax over j != i (diagonal 0)
+        return loss
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_lse):
-        g = grad_lse.unsqueeze(-1)  # (G, N, 1)
-        if not ctx.chunked:
-            z, prob = ctx.saved_tensors
-            return g * torch.matmul(prob, z) + torch.matmul(prob.transpose(1, 2), g * z), None
-        z, lse = ctx.saved_tensors
-        grad = torch.zeros_like(z)
-        for rows in _chunks(z.shape[1], ctx.chunk_size):
-            prob = _masked_rows(z, rows).sub_(lse[:, rows, None]).exp_()  # (G, c, N)
-            grad[:, rows] += g[:, rows] * torch.matmul(prob, z)  # through the row vectors
-            grad += torch.matmul(prob.transpose(1, 2), g[:, rows] * z[:, rows])  # the columns
-        return grad, None
+    def backward(ctx, grad_loss):
+        z, saved = ctx.saved_tensors
+        G, n2, _ = z.shape
+        if ctx.chunked:
+            grad = torch.zeros_like(z)
+            for rows in _chunks(n2, ctx.chunk_size):
+                prob = _masked_rows(z, rows).sub_(saved[:, rows, None]).exp_()  # (G, c, 2N)
+                grad[:, rows].baddbmm_(prob, z)  # through the row vectors: sum_j P_ij z_j
+                grad.baddbmm_(prob.transpose(1, 2), z[:, rows])  # the columns: sum_i P_ij z_i
+        else:
+            grad = torch.matmul(saved, z)
+            grad.baddbmm_(saved.transpose(1, 2), z)
+        n = n2 // 2
+        grad[:, :n].sub_(z[:, n:], alpha=2)
+        grad[:, n:].sub_(z[:, :n], alpha=2)
+        # A tensor factor, not a Python float: reading ``grad_loss`` would sync a GPU.
+        return grad.mul_(grad_loss / (G * n2)), None
+
+
+def _swap_halves(z: torch.Tensor) -> torch.Tensor:
+    """Each row's partner: rows ``N..2N-1`` then ``0..N-1`` of every group."""
+    return z.roll(z.shape[1] // 2, dims=1)
 
 
 def _log_softmax_lastdim(sim: torch.Tensor) -> torch.Tensor:
@@ -138,19 +153,14 @@ def _masked_rows(z: torch.Tensor, rows: slice) -> torch.Tensor:
     return sim
 
 
-def _info_nce_same_group(
-    z: torch.Tensor, positive: torch.Tensor, chunk_size: int | None = None
-) -> torch.Tensor:
-    """Mean of ``logsumexp_{j != i} z_i.z_j - positive_i`` over rows of each group.
+def _info_nce(z: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
+    """:class:`_PairedInfoNCE` of ``z`` (G, 2N, D): two views stacked along dim 1.
 
-    z : (G, 2N, D) -- two views stacked along dim 1; positive : (G, N).
     Run with autocast off: the log-sum-exp of raw dot products is not safe in
     bfloat16, so callers pass float32 (or float64) tensors.
     """
     with torch.autocast(z.device.type, enabled=False):
-        lse = _OffDiagonalLogSumExp.apply(z, chunk_size)  # (G, 2N)
-    # Both rows of a positive pair share the same positive similarity.
-    return lse.mean() - positive.mean()
+        return _PairedInfoNCE.apply(z, chunk_size)
 
 
 def instance_contrastive_loss(
@@ -181,9 +191,7 @@ def _instance_loss(z1, z2, chunk_size):
     if z1.shape[0] == 1:
         return z1.new_zeros((), dtype=torch.promote_types(z1.dtype, torch.float32))
     z1, z2 = _at_least_float32(z1), _at_least_float32(z2)
-    z = torch.cat([z1, z2], dim=0).transpose(0, 1)  # (T, 2B, D)
-    positive = (z1 * z2).sum(-1).transpose(0, 1)  # (T, B)
-    return _info_nce_same_group(z, positive, chunk_size)
+    return _info_nce(torch.cat([z1, z2], dim=0).transpose(0, 1), chunk_size)  # (T, 2B, D)
 
 
 def temporal_contrastive_loss(
@@ -215,9 +223,7 @@ def _temporal_loss(z1, z2, chunk_size):
     if z1.shape[1] == 1:
         return z1.new_zeros((), dtype=torch.promote_types(z1.dtype, torch.float32))
     z1, z2 = _at_least_float32(z1), _at_least_float32(z2)
-    z = torch.cat([z1, z2], dim=1)  # (B, 2T, D)
-    positive = (z1 * z2).sum(-1)  # (B, T)
-    return _info_nce_same_group(z, positive, chunk_size)
+    return _info_nce(torch.cat([z1, z2], dim=1), chunk_size)  # (B, 2T, D)
 
 
 def _pool(z: torch.Tensor) -> torch.Tensor:
@@ -306,7 +312,8 @@ def hierarchical_contrastive_loss(
 
 
 def single_level_loss(
-    z1: torch.Tensor, z2: torch.Tensor, level: int, alpha: float = 0.5, temporal_unit: int = 0
+    z1: torch.Tensor, z2: torch.Tensor, level: int, alpha: float = 0.5, temporal_unit: int = 0,
+    chunk_size: int | None = None,
 ) -> torch.Tensor:
     """Loss of one pooling level of the hierarchy, computed directly.
 
@@ -324,6 +331,9 @@ def single_level_loss(
         Weight of the instance term.
     temporal_unit : int, default=0
         Finest level that gets a temporal term.
+    chunk_size : int, default=None
+        Rows of each similarity matrix processed at once (None: all); same value and
+        gradient (see :func:`hierarchical_contrastive_loss`).
 
     Returns
     -------
@@ -339,4 +349,4 @@ def single_level_loss(
         z1 = F.max_pool1d(z1.transpose(1, 2), k).transpose(1, 2)  # (B, T // k, D)
         z2 = F.max_pool1d(z2.transpose(1, 2), k).transpose(1, 2)
     # The pooled tensors are level 0 of a hierarchy that starts ``level`` steps deeper.
-    return _level_losses(z1, z2, alpha, temporal_unit - level, (0,), None)[0]
+    return _level_losses(z1, z2, alpha, temporal_unit - level, (0,), chunk_size)[0]

@@ -1,8 +1,19 @@
 """One module per self-supervised method."""
 
 from .iars import IARSTransformer
+from .ncvqvae import NCVQVAETransformer
 from .selftime import SelfTimeTransformer
 from .timedrl import TimeDRLTransformer
 from .ts2vec import TS2VecTransformer
+from .two_view import BarlowTwinsTransformer, InfoNCETransformer, VIbCRegTransformer
 
-__all__ = ["IARSTransformer", "SelfTimeTransformer", "TS2VecTransformer", "TimeDRLTransformer"]
+__all__ = [
+    "BarlowTwinsTransformer",
+    "IARSTransformer",
+    "InfoNCETransformer",
+    "NCVQVAETransformer",
+    "SelfTimeTransformer",
+    "TS2VecTransformer",
+    "TimeDRLTransformer",
+    "VIbCRegTransformer",
+]

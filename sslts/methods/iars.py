@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..encoders.resnet import ResNet18Encoder
-from ..losses import level_losses, single_level_loss
+from ..losses import hierarchical_contrastive_loss, level_losses, single_level_loss
 from .ts2vec import TS2VecTransformer
 
 __all__ = ["IARSTransformer"]
@@ -160,6 +160,7 @@ n_iter_, n_epochs_, fit_time_
         n_iters=None,
         batch_size=8,
         lr=1e-3,
+        drop_last=True,
         weight_decay=0.01,
         level="instance",
         device="auto",
@@ -170,14 +171,18 @@ n_iter_, n_epochs_, fit_time_
         tol=1e-4,
         precision="float32",
         compile=False,
+        callbacks=None,
+        sync_batchnorm=False,
+        input_layout="channels_last",
     ):
         super().__init__(
             output_dims=output_dims, hidden_dims=hidden_dims, depth=depth, alpha=alpha,
             temporal_unit=temporal_unit, max_train_length=max_train_length, mask_p=mask_p,
             dropout=dropout, n_epochs=n_epochs, n_iters=n_iters, batch_size=batch_size,
-            lr=lr, weight_decay=weight_decay, level=level, device=device,
-            random_state=random_state, verbose=verbose, warm_start=warm_start,
+            lr=lr, drop_last=drop_last, weight_decay=weight_decay, level=level,
+            device=device, random_state=random_state, verbose=verbose, warm_start=warm_start,
             n_iter_no_change=n_iter_no_change, tol=tol, precision=precision, compile=compile,
+            callbacks=callbacks, sync_batchnorm=sync_batchnorm, input_layout=input_layout,
         )
         self.backbone = backbone
         self.selection = selection
@@ -189,61 +194,40 @@ n_iter_, n_epochs_, fit_time_
             return ResNet18Encoder(n_channels, self.output_dims, self.hidden_dims, self.dropout)
         return super()._build_module(n_channels)
 
-    def _initialise(self, X):
-        super()._initialise(X)
-        longest = X.shape[1] if self.max_train_length is None else min(
-            X.shape[1], self.max_train_length
-        )
-        self.n_levels_ = int(longest).bit_length()  # floor(log2 L) + 1
-        self.resolution_history_ = []
-        self.resolution_losses_ = torch.empty(0, self.n_levels_, dtype=torch.float64)
-
-    def _prepare_training_data(self, X):
-        self._period_step = 0  # every fit starts a new selection period
-        self._period_row = None
-        return super()._prepare_training_data(X)
-
-    def _run_epoch(self, loop):
-        # The scorer measures on the last step of the epoch, or of the budget.
-        self._steps_per_epoch = loop.steps
-        left = None if loop.n_iters is None else loop.n_iters - loop.iters_done
-        self._last_iter = None if left is None else self.n_iter_ + left
-        return super()._run_epoch(loop)
-
-    @torch.no_grad()
-    def _update_average(self):
-        super()._update_average()
-        # Batch-norm statistics (ResNet backbone) are averaged like the weights.
-        avg = [b for b in self.averaged_module_.buffers() if b.is_floating_point()]
-        cur = [b for b in self.module_.buffers() if b.is_floating_point()]
-        if avg:
-            torch._foreach_lerp_(avg, cur, 1.0 / self._n_averaged)
+    def on_fit_start(self, ctx):
+        if self.n_iter_ == 0:  # a new fit; warm starts and resumes keep their tables
+            longest = ctx.input_shape[1] if self.max_train_length is None else min(
+                ctx.input_shape[1], self.max_train_length
+            )
+            self.n_levels_ = int(longest).bit_length()  # floor(log2 L) + 1
+            self.resolution_history_ = []
+            self.resolution_losses_ = torch.empty(0, self.n_levels_, dtype=torch.float64)
+        # Every fit starts a new selection period (a resumed one continues its own).
+        ctx.state.setdefault("period", _new_period())
 
     # -- training -----------------------------------------------------------
-    def _training_step(self, module, batch, rng):
-        if self._period_step == 0:
-            self._current_level = self._draw_level(self._level_generator(rng))
-            self.resolution_history_.append(self._current_level)
-        out1, out2 = self._encode_views(module, batch, rng)
+    def training_step(self, module, batch, ctx):
+        out1, out2 = self._encode_views(module, batch, ctx.rng)
+        if not ctx.training:  # a held-out loss comparable across periods: every level
+            return hierarchical_contrastive_loss(out1, out2, self.alpha, self.temporal_unit)
+        period = ctx.state["period"]
+        if period["step"] == 0:
+            period["level"] = self._draw_level(self._level_generator(ctx.rng))
+            self.resolution_history_.append(period["level"])
         # A crop shorter than 2**r' trains its coarsest level (length 1).
-        level = min(self._current_level, out1.shape[1].bit_length() - 1)
+        level = min(period["level"], out1.shape[1].bit_length() - 1)
         loss = single_level_loss(out1, out2, level, self.alpha, self.temporal_unit)
-        self._period_step += 1
-        if self._measure_now():
-            self._period_row = self._measure_levels(out1, out2, level, loss)
+        period["step"] += 1
+        # The scorer reads the losses of the period's last step only.
+        if self.selection_frequency == "iteration" or ctx.is_last_step_of_epoch:
+            period["row"] = self._measure_levels(out1, out2, level, loss)
         if self.selection_frequency == "iteration":
-            self._close_period()
+            self._close_period(period)
         return loss
 
-    def _on_epoch_end(self, epoch_loss):
+    def on_epoch_end(self, ctx):
         if self.selection_frequency == "epoch":
-            self._close_period()
-
-    def _measure_now(self) -> bool:
-        """Whether this step's level losses are what the scorer will read."""
-        last_of_fit = self._last_iter is not None and self.n_iter_ + 1 >= self._last_iter
-        last_of_epoch = self._period_step >= self._steps_per_epoch
-        return self.selection_frequency == "iteration" or last_of_epoch or last_of_fit
+            self._close_period(ctx.state["period"])
 
     def _measure_levels(self, out1, out2, level, loss) -> list[float]:
         """Row of the loss table for this step, (n_levels_,) with NaN where absent."""
@@ -262,12 +246,12 @@ n_iter_, n_epochs_, fit_time_
             row[r] = v
         return align_level_losses(row, self.n_levels_)
 
-    def _close_period(self) -> None:
-        row = self._period_row or [math.nan] * self.n_levels_
+    def _close_period(self, period: dict) -> None:
+        """Append the period's row to the loss table and start a new period."""
+        row = period["row"] or [math.nan] * self.n_levels_
         row_t = torch.tensor([row], dtype=torch.float64)
         self.resolution_losses_ = torch.cat([self.resolution_losses_, row_t])
-        self._period_step = 0
-        self._period_row = None
+        period.update(_new_period())
 
     def _level_generator(self, rng) -> np.random.Generator:
         """Generator of this period's draw, from the fit's seed and the period index.
@@ -320,6 +304,11 @@ n_iter_, n_epochs_, fit_time_
         axes[1].set_ylabel("loss of level r")
         axes[1].legend(ncol=2, fontsize="small")
         return axes
+
+
+def _new_period() -> dict:
+    """State of a selection period: its level, steps taken and measured loss row."""
+    return {"level": None, "step": 0, "row": None}
 
 
 def align_level_losses(losses, n_levels: int) -> list[float]:

@@ -56,6 +56,8 @@ class TS2VecTransformer(BaseSSLTransformer):
         Mini-batch size.
     lr : float, default=1e-3
         AdamW learning rate.
+    drop_last : bool, default=True
+        Skip the last partial batch of each epoch, as the official loader does.
     weight_decay : float, default=0.01
         AdamW weight decay.
     level : {"instance", "timestamp"}, default="instance"
@@ -81,6 +83,14 @@ class TS2VecTransformer(BaseSSLTransformer):
     compile : bool, default=False
         Compile the encoder with ``torch.compile`` (first steps are slower while it
         compiles).
+    callbacks : list of Callback, default=None
+        Run at named moments of ``fit`` (:mod:`sslts.callbacks`); copies are kept in
+        ``callbacks_``.
+    sync_batchnorm : bool, default=False
+        Synchronise batch norm over the ranks of a CUDA process group.
+    input_layout : {"channels_last", "channels_first"}, default="channels_last"
+        Whether 3-D input is ``(n_series, n_timestamps, n_channels)`` or
+        ``(n_series, n_channels, n_timestamps)`` (aeon, sktime).
 
     Attributes
     ----------
@@ -170,6 +180,7 @@ class TS2VecTransformer(BaseSSLTransformer):
         n_iters=None,
         batch_size=8,
         lr=1e-3,
+        drop_last=True,
         weight_decay=0.01,
         level="instance",
         device="auto",
@@ -180,6 +191,9 @@ class TS2VecTransformer(BaseSSLTransformer):
         tol=1e-4,
         precision="float32",
         compile=False,
+        callbacks=None,
+        sync_batchnorm=False,
+        input_layout="channels_last",
     ):
         self.output_dims = output_dims
         self.hidden_dims = hidden_dims
@@ -193,6 +207,7 @@ class TS2VecTransformer(BaseSSLTransformer):
         self.n_iters = n_iters
         self.batch_size = batch_size
         self.lr = lr
+        self.drop_last = drop_last
         self.weight_decay = weight_decay
         self.level = level
         self.device = device
@@ -203,6 +218,9 @@ class TS2VecTransformer(BaseSSLTransformer):
         self.tol = tol
         self.precision = precision
         self.compile = compile
+        self.callbacks = callbacks
+        self.sync_batchnorm = sync_batchnorm
+        self.input_layout = input_layout
 
     # -- the method -------------------------------------------------------
     def _build_module(self, n_channels):
@@ -239,8 +257,8 @@ class TS2VecTransformer(BaseSSLTransformer):
             return None
         return binomial_mask(view.shape[:2], self.mask_p, rng.torch, view.device)
 
-    def _training_step(self, module, batch, rng):
-        out1, out2 = self._encode_views(module, batch, rng)
+    def training_step(self, module, batch, ctx):
+        out1, out2 = self._encode_views(module, batch, ctx.rng)
         return hierarchical_contrastive_loss(out1, out2, self.alpha, self.temporal_unit)
 
     def _embed(self, module, batch, level):

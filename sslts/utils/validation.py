@@ -1,20 +1,29 @@
 """Input validation for time-series collections.
 
 sslts follows the tslearn convention: a dataset is a 3-D array of shape
-``(n_series, n_timestamps, n_channels)``.  A 2-D array ``(n_series, n_timestamps)``
-is read as univariate.  Series of different lengths are right-padded with ``NaN``
-(as :func:`tslearn.utils.to_time_series_dataset` does) or given as a list of arrays.
+``(n_series, n_timestamps, n_channels)`` ("channels-last").  A 2-D array
+``(n_series, n_timestamps)`` is read as univariate.  Series of different lengths are
+right-padded with ``NaN`` (as :func:`tslearn.utils.to_time_series_dataset` does) or
+given as a list of arrays.  aeon, sktime and tsai store collections channels-first,
+``(n_series, n_channels, n_timestamps)``; ``layout="channels_first"`` reads those, and
+a channels-last read of an array with fewer time steps than channels warns
+(:class:`LayoutWarning`).  pandas frames in the ``pd-multiindex`` and ``nested_univ``
+layouts of aeon and sktime are read through :mod:`sslts.utils.layouts`.
 """
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.validation import check_array
+from sklearn.utils.validation import check_array, validate_data
 
 __all__ = [
+    "LAYOUTS",
+    "LayoutWarning",
     "check_finite_embeddings",
     "check_series_pair",
     "check_time_series",
@@ -23,42 +32,84 @@ __all__ = [
     "valid_timestamp_mask",
 ]
 
+#: The values of ``layout`` (and of every estimator's ``input_layout``).
+LAYOUTS = ("channels_last", "channels_first")
 
-def pad_series_list(series: Sequence) -> np.ndarray:
+
+class LayoutWarning(UserWarning):
+    """A 3-D array was read channels-last although its time axis is the shorter one.
+
+    Raised by :func:`check_time_series` (hence by every estimator's ``fit``) for an
+    array of shape ``(n_series, a, b)`` with ``a < b`` read as ``a`` time steps of
+    ``b`` channels: that is how a channels-first ``(n_series, n_channels,
+    n_timestamps)`` array, the layout of aeon, sktime and tsai, looks when it is
+    misread.  Pass ``input_layout="channels_first"`` to read it as such; silence the
+    warning with ``warnings.simplefilter("ignore", LayoutWarning)`` when the data
+    really has more channels than time steps.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = check_time_series(np.zeros((2, 3, 50)))  # 3 steps of 50 channels?
+    >>> caught[0].category.__name__
+    'LayoutWarning'
+    """
+
+
+def pad_series_list(series: Sequence, *, layout: str = "channels_last") -> np.ndarray:
     """Stack series of possibly different lengths into a NaN-padded 3-D array.
 
     Parameters
     ----------
     series : sequence of array-like
-        Each element is one series of shape ``(n_timestamps_i,)`` or
-        ``(n_timestamps_i, n_channels)``.  All series must have the same number of
-        channels.
+        Each element is one series of shape ``(n_timestamps_i,)`` or, with
+        ``layout="channels_last"``, ``(n_timestamps_i, n_channels)``; with
+        ``layout="channels_first"`` (aeon's ``np-list``), ``(n_channels,
+        n_timestamps_i)``.  All series must have the same number of channels.
+    layout : {"channels_last", "channels_first"}, default="channels_last"
+        Axis order of the 2-D elements.
 
     Returns
     -------
     X : ndarray of shape (n_series, max_i n_timestamps_i, n_channels), dtype float64
         Series right-padded with ``NaN``.
 
+    Notes
+    -----
+    :func:`tslearn.utils.to_time_series_dataset` pads too, but it trims trailing
+    all-NaN steps (the padded length would then depend on missing values) and its
+    errors do not name the offending element, so sslts pads itself.
+
     Examples
     --------
     >>> pad_series_list([[1, 2, 3], [4, 5]])[..., 0]
     array([[ 1.,  2.,  3.],
            [ 4.,  5., nan]])
+    >>> pad_series_list([[[1, 2, 3], [4, 5, 6]]], layout="channels_first")[0]
+    array([[1., 4.],
+           [2., 5.],
+           [3., 6.]])
     """
+    _check_layout(layout, "layout")
     arrays = []
     for i, s in enumerate(series):
         a = _as_numeric_array(s, f"X[{i}]")
-        if a.ndim == 1:
+        if a.ndim == 2 and layout == "channels_first":
+            a = a.T
+        elif a.ndim == 1:
             a = a[:, None]
-        if a.ndim != 2:
+        elif a.ndim != 2:
             raise ValueError(
                 f"X[{i}] has {a.ndim} dimensions; each series in a list must be 1-D "
-                "(n_timestamps,) or 2-D (n_timestamps, n_channels)."
+                f"(n_timestamps,) or 2-D {_ITEM_AXES[layout]}."
             )
         if arrays and a.shape[1] != arrays[0].shape[1]:
             raise ValueError(
                 f"Inconsistent channel counts in the list of series: X[0] has "
                 f"{arrays[0].shape[1]} channels but X[{i}] has {a.shape[1]}."
+                + (_CHANNELS_FIRST_HINT if layout == "channels_last" else "")
             )
         arrays.append(a)
     if not arrays:
@@ -68,6 +119,27 @@ def pad_series_list(series: Sequence) -> np.ndarray:
     for i, a in enumerate(arrays):
         out[i, : a.shape[0]] = a
     return out
+
+
+_ITEM_AXES = {
+    "channels_last": "(n_timestamps, n_channels)",
+    "channels_first": "(n_channels, n_timestamps)",
+}
+_CHANNELS_FIRST_HINT = (
+    " Each array is read channels-last, (n_timestamps, n_channels); if yours are "
+    "channels-first, (n_channels, n_timestamps) like aeon's unequal-length collections, "
+    "pass input_layout='channels_first' to the estimator (layout='channels_first' to "
+    "check_time_series)."
+)
+
+
+def _check_layout(layout, name: str) -> None:
+    if layout not in LAYOUTS:
+        raise ValueError(
+            f"{name} must be one of {LAYOUTS}, got {layout!r}: 'channels_last' for "
+            "(n_series, n_timestamps, n_channels) data, 'channels_first' for aeon/sktime's "
+            "(n_series, n_channels, n_timestamps)."
+        )
 
 
 def _as_numeric_array(obj, name: str) -> np.ndarray:
@@ -119,24 +191,44 @@ def check_time_series(
     estimator=None,
     dtype=np.float32,
     min_timestamps: int = 1,
+    layout: str = "channels_last",
+    reset: bool | None = None,
 ) -> np.ndarray:
     """Validate a time-series dataset and return a fresh 3-D float array.
 
     Parameters
     ----------
     X : array-like of shape (n_series, n_timestamps) or (n_series, n_timestamps, n_channels), \
-            or list of array-like
+            list of array-like, or pandas DataFrame
         The series.  ``NaN`` marks missing values or right-padding.  A list of arrays
-        of different lengths is NaN-padded to the longest.
+        of different lengths is NaN-padded to the longest.  With
+        ``layout="channels_first"`` a 3-D array is ``(n_series, n_channels,
+        n_timestamps)`` and list elements are ``(n_channels, n_timestamps_i)``.  A
+        DataFrame is read as aeon/sktime do: with an ``(instance, timepoint)``
+        MultiIndex and one column per channel (``pd-multiindex``), with one
+        ``pd.Series`` per cell (sktime's ``nested_univ``), or else as a 2-D array
+        (one row per series, one column per time step).
     n_channels : int, default=None
         If given, the number of channels ``X`` must have (the one seen in ``fit``).
     estimator : estimator instance, default=None
-        Used only to name the estimator in error messages.
+        Named in error messages; with ``reset``, it gets ``feature_names_in_``.
     dtype : numpy dtype, default=np.float32
         Output dtype.
     min_timestamps : int, default=1
         Fewest time steps the (padded) array must have, e.g. an estimator's patch
         length.  The error names this minimum.
+    layout : {"channels_last", "channels_first"}, default="channels_last"
+        Axis order of 3-D arrays and of 2-D list elements (2-D arrays are always
+        ``(n_series, n_timestamps)``, DataFrames carry their own layout).
+    reset : bool or None, default=None
+        Feature names, as scikit-learn's ``validate_data`` handles them (needs
+        ``estimator``): ``True`` (in ``fit``) stores the column names of a DataFrame
+        as ``estimator.feature_names_in_`` (and removes a stale one otherwise);
+        ``False`` (in ``transform``) warns when only one of the fit and transform
+        inputs had names and raises a ``ValueError`` when they differ.  ``None``
+        leaves feature names alone.  The :class:`LayoutWarning` is given only when
+        ``reset`` is not ``False``: at ``transform`` a misread layout fails the
+        channel-count check instead.
 
     Returns
     -------
@@ -151,23 +243,26 @@ def check_time_series(
         that differs from ``n_channels``.
     TypeError
         Non-numeric input (strings, objects) or sparse matrices.
+
+    Warns
+    -----
+    LayoutWarning
+        A 3-D array read with fewer time steps than channels (see ``layout``).
+
+    Examples
+    --------
+    >>> X = np.zeros((5, 2, 30))  # aeon/sktime: 5 series, 2 channels, 30 steps
+    >>> check_time_series(X, layout="channels_first").shape
+    (5, 30, 2)
     """
+    _check_layout(layout, "layout")
     name = type(estimator).__name__ if estimator is not None else "sslts"
-    if isinstance(X, (list, tuple)) and len(X) == 0:
-        raise ValueError(f"Found an empty list of series (0 sample(s)); {name} needs at least one.")
-    if _is_ragged_list(X):
-        X = pad_series_list(X)
-    elif isinstance(X, (list, tuple)) and len(X) > 0 and np.ndim(X[0]) == 0:
-        raise ValueError(
-            f"{name} expects a collection of series but got a flat list of {len(X)} numbers. "
-            "Wrap a single series as [series] or reshape it to (1, n_timestamps)."
-        )
-    if hasattr(X, "ndim") and X.ndim == 1 or (isinstance(X, (list, tuple)) and np.ndim(X) == 1):
-        raise ValueError(
-            f"{name} expects X of shape (n_series, n_timestamps) or "
-            f"(n_series, n_timestamps, n_channels) but got a 1-D array. Reshape your data: "
-            "a single series as X.reshape(1, -1)."
-        )
+    if estimator is not None and reset is not None:
+        # scikit-learn's rule for feature names (a DataFrame's string column names);
+        # ensure_2d=False keeps it from also checking n_features_in_, which for series
+        # is the training length, not a constraint on transform.
+        validate_data(estimator, X, reset=reset, skip_check_array=True, ensure_2d=False)
+    X, ambiguous = _as_collection(X, name, layout)
     X = check_array(
         _numeric_input(X, name),
         accept_sparse=False,
@@ -188,12 +283,82 @@ def check_time_series(
         )
     if X.shape[2] == 0:
         raise ValueError(f"{name} got X with 0 channels (shape {X.shape}).")
+    if ambiguous and reset is not False and X.shape[1] < X.shape[2]:
+        _warn_layout(X.shape, layout, name)
     _check_min_timestamps(X, min_timestamps, name)
-    if n_channels is not None and X.shape[2] != n_channels:
+    _check_n_channels(X, n_channels, layout, name)
+    _check_values(X, dtype)
+    return np.array(X, dtype=dtype, copy=True, order="C")
+
+
+def _as_collection(X, name: str, layout: str):
+    """``X`` as something ``check_array`` reads channels-last, and whether its layout
+    could be misread (a 3-D array or a list of equally long series)."""
+    pandas = sys.modules.get("pandas")  # a DataFrame implies pandas is imported
+    if pandas is not None and isinstance(X, pandas.DataFrame):
+        from . import layouts  # imported here: layouts builds on this module
+
+        if isinstance(X.index, pandas.MultiIndex):
+            return layouts.from_pd_multiindex(X), False
+        if layouts.is_nested_univ(X):
+            return layouts.from_nested_univ(X), False
+        return X, False  # one row per series, one column per time step
+    if isinstance(X, (list, tuple)) and len(X) == 0:
+        raise ValueError(f"Found an empty list of series (0 sample(s)); {name} needs at least one.")
+    ragged = _is_ragged_list(X)
+    if isinstance(X, (list, tuple)) and np.isscalar(X[0]):
         raise ValueError(
-            f"X has {X.shape[2]} channel(s) but {name} was fitted on series with "
-            f"{n_channels} channel(s)."
+            f"{name} expects a collection of series but got a flat list of {len(X)} numbers. "
+            "Wrap a single series as [series] or reshape it to (1, n_timestamps)."
         )
+    if ragged or (layout == "channels_first" and isinstance(X, (list, tuple))):
+        return pad_series_list(X, layout=layout), not ragged
+    if hasattr(X, "ndim") and X.ndim == 1 or (isinstance(X, (list, tuple)) and np.ndim(X) == 1):
+        raise ValueError(
+            f"{name} expects X of shape (n_series, n_timestamps) or "
+            f"(n_series, n_timestamps, n_channels) but got a 1-D array. Reshape your data: "
+            "a single series as X.reshape(1, -1)."
+        )
+    if layout == "channels_first" and getattr(X, "ndim", None) == 3:
+        X = np.swapaxes(X, 1, 2)  # a view; the result is copied at the end
+    return X, True
+
+
+def _warn_layout(shape: tuple, layout: str, name: str) -> None:
+    advice = (
+        "If X is channels-first, (n_series, n_channels, n_timestamps) as in aeon, sktime and "
+        "tsai, pass input_layout='channels_first' to the estimator (layout='channels_first' "
+        "to check_time_series), or use the estimators of sslts.aeon / sslts.sktime."
+        if layout == "channels_last"
+        else "If X is channels-last, (n_series, n_timestamps, n_channels), leave input_layout "
+        "at its default 'channels_last'."
+    )
+    warnings.warn(
+        f"{name} reads X {layout.replace('_', '-')} as {shape[1]} time step(s) of "
+        f"{shape[2]} channel(s) (shape after reading {shape}). {advice}",
+        LayoutWarning,
+        stacklevel=4,
+    )
+
+
+def _check_n_channels(X: np.ndarray, n_channels: int | None, layout: str, name: str) -> None:
+    if n_channels is None or X.shape[2] == n_channels:
+        return
+    hint = ""
+    if X.shape[1] == n_channels:  # the two axes swapped would fit
+        other = "channels_first" if layout == "channels_last" else "channels_last"
+        hint = (
+            f" X has {n_channels} time step(s): is it {other.replace('_', '-')}? The "
+            f"estimator reads it {layout.replace('_', '-')} (input_layout={layout!r} "
+            "in fit)."
+        )
+    raise ValueError(
+        f"X has {X.shape[2]} channel(s) but {name} was fitted on series with "
+        f"{n_channels} channel(s).{hint}"
+    )
+
+
+def _check_values(X: np.ndarray, dtype) -> None:
     finfo = np.finfo(dtype)
     if np.nanmax(np.abs(X), initial=0.0) > finfo.max:
         raise ValueError(
@@ -208,7 +373,6 @@ def check_time_series(
             f"{len(idx)} series in X are entirely missing (all NaN) at indices [{shown}]; "
             "drop them before calling fit/transform."
         )
-    return np.array(X, dtype=dtype, copy=True)
 
 
 def _check_min_timestamps(X: np.ndarray, min_timestamps: int, name: str) -> None:
@@ -239,6 +403,15 @@ def check_finite_embeddings(X: np.ndarray, Z: np.ndarray, *, estimator=None) -> 
     ------
     ValueError
         Naming the first offending series and suggesting to rescale the data.
+
+    Examples
+    --------
+    >>> X = np.ones((2, 3, 1))
+    >>> check_finite_embeddings(X, np.ones((2, 4)))  # finite: returns None
+    >>> check_finite_embeddings(X, np.array([[1.0], [np.inf]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: sslts produced non-finite embeddings for 1 series (first: X[1]); ...
     """
     bad = ~np.isfinite(Z)
     if bad.any() and Z.ndim == 3 and Z.shape[1] == X.shape[1]:
@@ -269,6 +442,16 @@ def check_series_pair(A, B, names: tuple[str, str] = ("X", "Y")) -> tuple[np.nda
     -------
     A, B : ndarray
         The inputs as arrays (float ones keep their dtype, others become float64).
+
+    Examples
+    --------
+    >>> A, B = check_series_pair(np.zeros((2, 5, 3)), [[[1, 2, 3]]])
+    >>> B.shape, B.dtype
+    ((1, 1, 3), dtype('float64'))
+    >>> check_series_pair(np.zeros((2, 5, 3)), np.zeros((2, 5, 1)))
+    Traceback (most recent call last):
+    ...
+    ValueError: X has 3 channels but Y has 1.
     """
     arrays = []
     for name, arr in zip(names, (A, B)):
@@ -298,6 +481,12 @@ def valid_timestamp_mask(X: np.ndarray) -> np.ndarray:
     Returns
     -------
     mask : ndarray of shape (n_series, n_timestamps), dtype bool
+
+    Examples
+    --------
+    >>> X = np.array([[[1.0, 2.0], [np.nan, 3.0], [np.nan, np.nan]]])
+    >>> valid_timestamp_mask(X)
+    array([[ True, False, False]])
     """
     return ~np.isnan(X).any(axis=2)
 

@@ -1,0 +1,245 @@
+"""Import the official implementations in ``../shared/peers`` for side-by-side runs.
+
+The three official trees (TS2Vec, TimeDRL, SelfTime) are research scripts, not
+packages: each expects its own folder on ``sys.path`` and uses top-level module names
+(``models``, ``utils``, ``layers``) that collide between trees.  :func:`import_official`
+imports the modules a benchmark needs from one tree and then removes that tree's
+top-level names from ``sys.modules`` again, so that the next tree imports its own
+``models``; the imported module objects keep working because their functions hold
+references to their own globals.
+
+Nothing here copies or modifies the official code; the folders are read only.  When
+``../shared/peers`` (or one tree) is absent, :func:`import_official` returns None
+and benchmarks skip that code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["PEERS", "import_official", "legacy_runtime", "quiet",
+           "seed_global_generators", "ts2vec_run",
+           "timedrl_run", "selftime_run"]
+
+PEERS = Path(__file__).resolve().parents[2] / "shared" / "peers"
+
+
+def _top_level_names(root: Path) -> set[str]:
+    """Module and package names that ``root`` on ``sys.path`` would provide."""
+    names = {p.stem for p in root.glob("*.py")}
+    names |= {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    return names
+
+
+def import_official(tree: str, modules: list[str], peers: Path = PEERS) -> dict | None:
+    """Import ``modules`` of the official tree ``peers/tree`` in isolation.
+
+    Parameters
+    ----------
+    tree : str
+        Folder name under ``peers`` (``"ts2vec"``, ``"timedrl"``, ``"selftime"``).
+    modules : list of str
+        Dotted module names relative to the tree root, e.g. ``["ts2vec", "models.losses"]``.
+    peers : Path, default=PEERS
+        Folder holding the official trees.
+
+    Returns
+    -------
+    dict of str to module, or None
+        The imported modules by name; None when the tree is absent.
+
+    Raises
+    ------
+    ImportError
+        The tree exists but a module (or one of its dependencies) cannot be imported.
+
+    Examples
+    --------
+    >>> import_official("no-such-tree", ["x"]) is None
+    True
+    """
+    root = Path(peers) / tree
+    if not root.is_dir():
+        return None
+    shadowed = _top_level_names(root)
+    # Another tree's (or an earlier import's) ``models`` must not answer for this one.
+    saved = {k: sys.modules.pop(k) for k in list(sys.modules) if k.split(".")[0] in shadowed}
+    sys.path.insert(0, str(root))
+    try:
+        loaded: dict[str, ModuleType] = {m: importlib.import_module(m) for m in modules}
+    finally:
+        sys.path.remove(str(root))
+        for key in [k for k in sys.modules if k.split(".")[0] in shadowed]:
+            del sys.modules[key]
+        sys.modules.update(saved)
+    return loaded
+
+
+@contextlib.contextmanager
+def legacy_runtime():
+    """Let SelfTime's 2020 code run on this stack, for the duration of the block.
+
+    - ``Tensor.cuda`` / ``Module.cuda`` return their argument unchanged when CUDA is
+      unavailable (the code calls ``.cuda()`` unconditionally);
+    - ``np.Inf``, removed in NumPy 2, is an alias of ``np.inf`` again.
+
+    Outside the block nothing is patched.
+    """
+    saved = torch.Tensor.cuda, torch.nn.Module.cuda
+    if not torch.cuda.is_available():
+        torch.Tensor.cuda = lambda self, *a, **k: self
+        torch.nn.Module.cuda = lambda self, *a, **k: self
+    had_inf = "Inf" in vars(np)
+    vars(np)["Inf"] = np.inf  # the removed name itself is what the old code reads
+    try:
+        yield
+    finally:
+        torch.Tensor.cuda, torch.nn.Module.cuda = saved
+        if not had_inf:
+            del vars(np)["Inf"]
+
+
+def seed_global_generators(seed: int) -> None:
+    """Seed numpy's and torch's global generators, which the official code draws from."""
+    np.random.seed(seed)  # noqa: NPY002 -- the official code uses the legacy global state
+    torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def quiet():
+    """Silence the official scripts' prints (progress lines, config dumps)."""
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        yield
+
+
+# ---------------------------------------------------------------- the official runs
+# Each returns ``(fit, encode)``: ``fit()`` trains, ``encode(X)`` gives instance
+# embeddings of an (n, T, C) float32 array.  Only the training *driver* is written
+# here where the official code has no callable one (TimeDRL's loop lives inside an
+# experiment class that also runs a linear evaluation every epoch); every network,
+# layer, augmentation and loss function called is the official one.
+
+def ts2vec_run(X: np.ndarray, *, n_iters: int, batch_size: int, seed: int, device: str):
+    """The official ``TS2Vec`` class: ``fit`` and ``encode(encoding_window="full_series")``."""
+    mods = import_official("ts2vec", ["ts2vec"])
+    seed_global_generators(seed)
+    model = mods["ts2vec"].TS2Vec(input_dims=X.shape[2], device=device, batch_size=batch_size,
+                                  lr=1e-3, output_dims=320, max_train_length=3000)
+    return (lambda: model.fit(X, n_iters=n_iters),
+            lambda Z: model.encode(Z, encoding_window="full_series"))
+
+
+def timedrl_run(X: np.ndarray, *, n_epochs: int, batch_size: int, seed: int, device: str,
+                d_model: int, n_heads: int, n_layers: int, patch_len: int, stride: int,
+                dropout: float, lr: float, weight_decay: float, lambda_: float):
+    """The official TimeDRL ``Model`` trained with its pretraining step.
+
+    Channel-mixing tokens (a circular kernel-3 convolution embeds each patch, fixed
+    sinusoidal positions) and the [CLS] instance embedding, as in the official
+    classification configs; AdamW with the ``type1`` schedule (learning rate halved
+    after every epoch); loss = patch MSE of both views + ``lambda_`` x the symmetric
+    negative cosine between each view's predicted and the other's stopped [CLS].
+    """
+    _stub_missing_tsai()
+    mods = import_official("timedrl", ["models.TimeDRL", "layers.Embed"])
+    seed_global_generators(seed)
+    T, C = X.shape[1], X.shape[2]
+    args = SimpleNamespace(
+        C=C, seq_len=T, patch_len=patch_len, stride=stride, enable_channel_independence=False,
+        d_model=d_model, n_heads=n_heads, n_layers=n_layers, dropout=dropout,
+        activation="gelu", pos_embed_type="fixed", token_embed_type="conv",
+        token_embed_kernel_size=3, get_i="cls", i_dim=d_model, data_aug="none",
+        T_p=int((T - patch_len) / stride + 2), encoder_arch="transformer_encoder")
+    with quiet():
+        model = mods["models.TimeDRL"].Model(args).to(device)
+    patching = mods["layers.Embed"].Patching(patch_len, stride, False)
+    data = torch.from_numpy(X)
+
+    def fit():
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+        gen = torch.Generator().manual_seed(seed)
+        model.train()
+        for epoch in range(n_epochs):
+            for g in optimizer.param_groups:
+                g["lr"] = lr * 0.5**epoch
+            order = torch.randperm(len(data), generator=gen)
+            for start in range(0, len(data) - batch_size + 1, batch_size):
+                x = data[order[start : start + batch_size]].to(device)
+                optimizer.zero_grad()
+                _, _, pred1, pred2, i1, i2, i1_pred, i2_pred = model(x)
+                target = patching(x)
+                mse = (F.mse_loss(pred1, target) + F.mse_loss(pred2, target)) / 2
+                cos = (F.cosine_similarity(i1.detach(), i2_pred, dim=1).mean()
+                       + F.cosine_similarity(i2.detach(), i1_pred, dim=1).mean())
+                (mse - lambda_ * 0.5 * cos).backward()
+                optimizer.step()
+
+    def encode(Z):
+        model.eval()
+        with torch.no_grad():
+            return np.concatenate([model(torch.from_numpy(Z[i : i + 256]).to(device))[4].cpu()
+                                   for i in range(0, len(Z), 256)])
+
+    return fit, encode
+
+
+def _stub_missing_tsai() -> None:
+    """TimeDRL imports ``tsai.all`` for its ResNet/TCN encoders; the transformer needs none.
+
+    When tsai is not installed, a stand-in module lets the import succeed; building
+    one of those encoders would then fail with a clear error.
+    """
+    if importlib.util.find_spec("tsai") is not None or "tsai.all" in sys.modules:
+        return
+
+    def missing(*args, **kwargs):
+        raise ImportError("tsai is not installed; only TimeDRL's transformer encoder runs here")
+
+    stub = ModuleType("tsai.all")
+    stub.ResBlock = stub.TemporalConvNet = missing
+    sys.modules["tsai"] = ModuleType("tsai")
+    sys.modules["tsai.all"] = stub
+
+
+def selftime_run(X: np.ndarray, *, n_epochs: int, batch_size: int, seed: int, n_views: int,
+                 piece_size: float, lr: float, workdir: str):
+    """The official ``pretrain_SelfTime`` (univariate only: its backbone has one channel).
+
+    Augmentations magnitude warp and time warp (probability 0.2 each), 3 temporal
+    classes; patience = epochs, so its early stopping never cuts the budget.  The
+    embedding is the last backbone's normalised feature vector, read back from the
+    checkpoint the official function writes.
+    """
+    if X.shape[2] != 1:
+        raise ValueError("the official SelfTime backbone takes univariate series only")
+    mods = import_official("selftime", ["optim.pretrain", "model.model_backbone"])
+    opt = SimpleNamespace(K=n_views, batch_size=batch_size, epochs=n_epochs, feature_size=64,
+                          ckpt_dir=workdir, aug_type=["magnitude_warp", "time_warp"],
+                          class_type="3C", piece_size=piece_size, learning_rate=lr,
+                          patience=n_epochs, save_freq=n_epochs + 1,  # no extra checkpoints
+                          model_name="SelfTime", dataset_name="benchmark")
+    seed_global_generators(seed)
+    series = X  # (n, T, 1): its augmentations index the channel axis
+
+    def fit():
+        with legacy_runtime(), quiet():
+            mods["optim.pretrain"].pretrain_SelfTime(series, np.zeros(len(series)), opt)
+
+    def encode(Z):
+        backbone = mods["model.model_backbone"].SimConv4()
+        backbone.load_state_dict(torch.load(f"{workdir}/backbone_last.tar", map_location="cpu"))
+        backbone.eval()
+        with torch.no_grad():
+            return backbone(torch.from_numpy(Z)).numpy()
+
+    return fit, encode

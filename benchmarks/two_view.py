@@ -1,0 +1,251 @@
+"""InfoNCE, Barlow Twins and VIbCReg (default encoders) next to TS2Vec and 1-NN-ED.
+
+Two tables, each cell the mean ± std over seeds:
+
+- **suite**: the 16 datasets of ``benchmarks/run.py`` with its protocol (TS2Vec's
+  normalisation; RBF-SVM, 5-NN, linear SVM and logistic probes from
+  :mod:`sslts.evaluation`), via ``benchmarks.run.run_classification``;
+- **NC-VQVAE probes**: FordA, ECG5000, ShapesAll, Mallat and SonyAIBORobotSurface1/2
+  with the thesis's probes (5-NN and ``SVC(kernel="linear", C=1)`` on
+  MinMax(-1, 1)-scaled embeddings, ``benchmarks.ncvqvae.probes``); the large sets
+  are subsampled (stratified, the same subset for every method and seed) so that
+  the run fits on two CPU cores.  The thesis's NC-VQVAE numbers are a different
+  model (a VQ-VAE with an SSL branch, 1000 epochs) and are printed for orientation.
+
+Every estimator runs with its defaults except the budget (``--n-iters``; None keeps
+each method's default) and the device.  Fit times are wall-clock seconds on this
+machine; run under the CPU lock, alone::
+
+    flock /tmp/sslts_cpu.lock python -m benchmarks.two_view            # full run
+    python -m benchmarks.two_view --suite GunPoint --nc --seeds 0 \\
+        --n-iters 5 --out /tmp/two_view_smoke                          # smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import platform
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+from sslts import TS2VecTransformer, load_dataset
+from sslts.evaluation import ts2vec_normalise
+from sslts.methods.two_view import (
+    BarlowTwinsTransformer,
+    InfoNCETransformer,
+    VIbCRegTransformer,
+)
+
+from .ncvqvae import THESIS, probes, subsample
+from .run import DEFAULT_DATASETS, run_baselines, run_classification
+
+METHODS = {
+    "infonce": InfoNCETransformer,
+    "barlowtwins": BarlowTwinsTransformer,
+    "vibcreg": VIbCRegTransformer,
+    "ts2vec": TS2VecTransformer,
+}
+LABELS = {"infonce": "InfoNCE (LSTM)", "barlowtwins": "Barlow Twins (ResNet)",
+          "vibcreg": "VIbCReg (ResNet)", "ts2vec": "TS2Vec", "1nn_euclidean": "1-NN-ED"}
+NC_DATASETS = list(THESIS)
+SUITE_PROTOCOLS = ("svm", "knn", "linear_svm", "logistic")
+FIELDS = ["part", "dataset", "method", "seed", "protocol", "accuracy", "fit_seconds",
+          "transform_seconds", "n_iter", "n_train", "n_test", "length"]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.two_view",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", nargs="*", default=DEFAULT_DATASETS,
+                        help="datasets of the suite table (none: skip it)")
+    parser.add_argument("--nc", nargs="*", default=NC_DATASETS,
+                        help="datasets of the NC-VQVAE probe table (none: skip it)")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--n-iters", type=int, default=None,
+                        help="optimiser steps of every fit (default: each method's budget)")
+    parser.add_argument("--max-train", type=int, default=500)
+    parser.add_argument("--max-test", type=int, default=1000)
+    parser.add_argument("--data-home", default=str(Path(__file__).parents[2] / "shared/data"))
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    return parser.parse_args(argv)
+
+
+def _params(args, seed: int) -> dict:
+    params = {"device": "cpu", "random_state": seed}
+    if args.n_iters is not None:
+        params.update(n_iters=args.n_iters, n_epochs=None)
+    return params
+
+
+def suite_rows(dataset: str, method: str, seed: int, args) -> list[dict]:
+    """One fit evaluated with benchmarks/run.py's protocols, as rows of this table."""
+    run_args = SimpleNamespace(data_home=args.data_home, protocols=SUITE_PROTOCOLS)
+    out = run_classification(method, METHODS[method], _params(args, seed), dataset, run_args)
+    return [{"part": "suite", "dataset": dataset, "method": method, "seed": seed,
+             "protocol": r["setting"], "accuracy": r["value"], "fit_seconds": r["fit_seconds"],
+             "transform_seconds": r["transform_seconds"], "n_iter": r["n_iter"]} for r in out]
+
+
+def baseline_rows(dataset: str, args) -> list[dict]:
+    run_args = SimpleNamespace(data_home=args.data_home, baselines=["euclidean"])
+    return [{"part": "suite", "dataset": dataset, "method": r["method"], "seed": 0,
+             "protocol": "1-NN", "accuracy": r["value"]} for r in run_baselines(dataset, run_args)]
+
+
+def load_nc(dataset: str, args):
+    """TS2Vec-normalised, subsampled train and test sets of an NC-VQVAE dataset."""
+    X_train, y_train, X_test, y_test = load_dataset(dataset, data_home=args.data_home)
+    X_train, X_test = ts2vec_normalise(dataset, X_train, X_test)
+    X_train, y_train = subsample(X_train, y_train, args.max_train)
+    X_test, y_test = subsample(X_test, y_test, args.max_test)
+    return X_train, y_train, X_test, y_test
+
+
+def nc_rows(dataset: str, method: str, seed: int, data, args) -> list[dict]:
+    """One fit scored with the thesis's probes."""
+    X_train, y_train, X_test, y_test = data
+    encoder = METHODS[method](**_params(args, seed))
+    start = time.perf_counter()
+    encoder.fit(X_train)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    F_train, F_test = encoder.transform(X_train), encoder.transform(X_test)
+    transform_seconds = time.perf_counter() - start
+    svm, knn = probes(F_train, y_train, F_test, y_test)
+    common = {"part": "nc", "dataset": dataset, "method": method, "seed": seed,
+              "fit_seconds": fit_seconds, "transform_seconds": transform_seconds,
+              "n_iter": encoder.n_iter_, "n_train": len(X_train), "n_test": len(X_test),
+              "length": X_train.shape[1]}
+    return [{**common, "protocol": "linear_svm", "accuracy": svm},
+            {**common, "protocol": "knn5", "accuracy": knn}]
+
+
+def _cell(rows: list[dict], key: str = "accuracy", scale: float = 100, digits: int = 1) -> str:
+    values = scale * np.array([r[key] for r in rows], dtype=float)
+    if not len(values):
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
+
+
+def _select(rows, **where) -> list[dict]:
+    return [r for r in rows if all(r.get(k) == v for k, v in where.items())]
+
+
+def _accuracy_table(rows, part, protocol, methods, datasets, extra=None) -> list[str]:
+    extra = extra or {}
+    header = ["dataset"] + [LABELS[m] for m in methods] + list(extra)
+    lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
+    means = {m: [] for m in methods}
+    for d in datasets:
+        cells = [d]
+        for m in methods:
+            sub = _select(rows, part=part, dataset=d, method=m, protocol=protocol)
+            cells.append(_cell(sub))
+            if sub:
+                means[m].append(100 * np.mean([r["accuracy"] for r in sub]))
+        cells += [f(d) for f in extra.values()]
+        lines.append("| " + " | ".join(cells) + " |")
+    mean_cells = [f"**{np.mean(v):.1f}**" if v else "–" for v in means.values()]
+    lines.append("| **mean** | " + " | ".join(mean_cells + [""] * len(extra)) + " |")
+    return lines + [""]
+
+
+def _fit_time_table(rows, part, methods, datasets) -> list[str]:
+    header = ["dataset"] + [LABELS[m] for m in methods if m in METHODS]
+    lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
+    for d in datasets:
+        cells = [d]
+        for m in methods:
+            if m not in METHODS:
+                continue
+            sub = _select(rows, part=part, dataset=d, method=m)
+            sub = list({r["seed"]: r for r in sub}.values())  # one row per fit
+            steps = f" ({sub[0]['n_iter']} steps)" if sub else ""
+            cells.append(_cell(sub, "fit_seconds", 1, 1) + steps)
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def render(rows: list[dict], args, elapsed: float) -> str:
+    methods = [m for m in args.methods if _select(rows, method=m)]
+    suite = [d for d in args.suite if _select(rows, part="suite", dataset=d)]
+    nc = [d for d in args.nc if _select(rows, part="nc", dataset=d)]
+    budget = "each method's default budget" if args.n_iters is None else (
+        f"{args.n_iters} optimiser steps per fit")
+    lines = [
+        "# Two-view objectives: InfoNCE, Barlow Twins, VIbCReg", "",
+        f"torch {torch.__version__}, cpu, {torch.get_num_threads()} threads, "
+        f"{platform.machine()}; seeds {args.seeds}; {budget}; total wall time "
+        f"{elapsed / 60:.1f} min. Generated by `python -m benchmarks.two_view`.", "",
+        "Test accuracy (%), mean ± std over seeds. Defaults: InfoNCE = LSTM (128-d), "
+        "temporal-neighbour windows of 30 steps, no projector; Barlow Twins and VIbCReg = "
+        "VIbCReg's ResNet1D (512-d), VIbCReg's augmentations, projector 512 (official "
+        "4096). TS2Vec = defaults.", "",
+    ]
+    if suite:
+        cols = methods + ["1nn_euclidean"]
+        lines += ["## Suite (benchmarks/run.py datasets), TS2Vec's RBF-SVM protocol", ""]
+        lines += _accuracy_table(rows, "suite", "svm", methods, suite, {
+            "1-NN-ED": lambda d: _cell(_select(rows, part="suite", dataset=d,
+                                               method="1nn_euclidean"))})
+        for protocol in ("knn", "linear_svm", "logistic"):
+            lines += [f"### Suite, {protocol} probe", ""]
+            lines += _accuracy_table(rows, "suite", protocol, methods, suite)
+        lines += ["### Suite, fit seconds (mean ± std over seeds)", ""]
+        lines += _fit_time_table(rows, "suite", cols, suite)
+    if nc:
+        lines += ["## NC-VQVAE datasets and probes (MinMax(-1, 1), test accuracy %)", "",
+                  f"Training sets subsampled to at most {args.max_train} series, test sets "
+                  f"to {args.max_test}. Thesis columns: its NC-VQVAE BT-slice / VIb-slice "
+                  "(a different model, 1000 epochs; orientation only).", ""]
+        for protocol, index, label in (("linear_svm", 0, "linear SVM"), ("knn5", 1, "KNN k=5")):
+            lines += [f"### {label}", ""]
+            thesis = {f"thesis NC-VQVAE {short}": (
+                lambda d, m=m, i=index: f"{THESIS[d][m][i]:.1f}")
+                for m, short in (("barlow_twins", "BT-slice"), ("vibcreg", "VIb-slice"))}
+            lines += _accuracy_table(rows, "nc", protocol, methods, nc, thesis)
+        lines += ["### NC-VQVAE datasets, fit seconds", ""]
+        lines += _fit_time_table(rows, "nc", methods, nc)
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    started = time.perf_counter()
+
+    def record(new_rows, label):
+        rows.extend(new_rows)
+        print(f"{label:50s} {time.perf_counter() - started:8.1f} s", flush=True)
+        # Rewritten after every fit, so that an interrupted run keeps what it measured.
+        with open(out / "two_view.csv", "w", newline="") as fh:
+            writer = csv.DictWriter(fh, FIELDS, extrasaction="ignore", lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        (out / "two_view.md").write_text(render(rows, args, time.perf_counter() - started))
+
+    for dataset in args.suite:
+        record(baseline_rows(dataset, args), f"suite {dataset} 1-NN-ED")
+        for method in args.methods:
+            for seed in args.seeds:
+                record(suite_rows(dataset, method, seed, args), f"suite {dataset} {method} {seed}")
+    for dataset in args.nc:
+        data = load_nc(dataset, args)
+        for method in args.methods:
+            for seed in args.seeds:
+                record(nc_rows(dataset, method, seed, data, args), f"nc {dataset} {method} {seed}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,218 @@
+"""Local Sphinx extension of the sslts documentation.
+
+Before Sphinx reads the sources it generates, into ``docs/api/`` and ``docs/_generated/``:
+
+- the API reference page from the modules' ``__all__`` (:mod:`api_reference`), failing
+  the build when a public name would be missing from it;
+- the capability table of every registered estimator (:func:`capability_rows`);
+- the results tables and plots from ``benchmarks/results/`` (:mod:`results_page`).
+
+It also hides members that sslts classes inherit from scikit-learn or PyTorch (their
+docstrings belong to those projects' references), orders the gallery
+(:class:`ExampleOrder`) and chooses the intersphinx inventories that can be reached
+(:func:`intersphinx_inventories`).
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+
+import api_reference
+import results_page
+
+DOCS = Path(__file__).resolve().parents[1]
+
+# Gallery order: the tasks a new user meets first, then depth. Files not listed (new
+# examples) follow in file-name order, so adding an example needs no change here.
+EXAMPLE_ORDER = (
+    "plot_first_pipeline.py",
+    "plot_grid_search_cache.py",
+    "plot_compare_methods.py",
+    "plot_variable_length.py",
+    "plot_forecasting.py",  # timestamp embeddings for ETTh1 forecasting
+    "plot_anomaly.py",  # anomaly detection
+    "plot_augmentations.py",
+    "plot_save_load.py",
+    "plot_new_method.py",  # writing a new method on the hooks
+)
+
+
+class ExampleOrder:
+    """Sort key of sphinx-gallery's ``within_subsection_order``: :data:`EXAMPLE_ORDER`.
+
+    Parameters
+    ----------
+    src_dir : str
+        The gallery's source folder (sphinx-gallery passes it; unused).
+
+    Examples
+    --------
+    >>> key = ExampleOrder("examples")
+    >>> sorted(["plot_zebra.py", "plot_save_load.py", "plot_first_pipeline.py"], key=key)
+    ['plot_first_pipeline.py', 'plot_save_load.py', 'plot_zebra.py']
+    """
+
+    def __init__(self, src_dir: str):
+        self.src_dir = src_dir
+
+    def __call__(self, filename: str) -> tuple[int, str]:
+        name = Path(filename).name
+        rank = EXAMPLE_ORDER.index(name) if name in EXAMPLE_ORDER else len(EXAMPLE_ORDER)
+        return rank, name
+
+    def __repr__(self) -> str:  # sphinx-gallery hashes the config through repr
+        return "ExampleOrder"
+
+
+def intersphinx_inventories(urls: dict[str, str], *, cache: Path, offline: bool) -> dict:
+    """Intersphinx mapping of the inventories that can be read, each cached on disk.
+
+    Without network access intersphinx would warn once per project and ``-W`` would
+    fail the build; projects whose inventory is neither reachable nor cached are left
+    out instead (their names then render as plain text).
+
+    Parameters
+    ----------
+    urls : dict of str to str
+        Project name to documentation root URL.
+    cache : pathlib.Path
+        Folder for the downloaded ``objects.inv`` files (reused by later builds).
+    offline : bool
+        Use cached inventories only.
+
+    Returns
+    -------
+    dict
+        ``{name: (url, local_inventory_path)}`` for Sphinx's ``intersphinx_mapping``.
+    """
+    mapping = {}
+    cache.mkdir(parents=True, exist_ok=True)
+    for name, url in urls.items():
+        local = cache / f"{name}.inv"
+        if not offline and not local.exists():
+            try:
+                with urllib.request.urlopen(url + "objects.inv", timeout=5) as response:
+                    local.write_bytes(response.read())
+            except OSError:
+                continue
+        if local.exists():
+            mapping[name] = (url, str(local))
+    return mapping
+
+
+def _mark(value: bool) -> str:
+    return "✓" if value else "–"
+
+
+def capability_rows() -> list[dict[str, str]]:
+    """One row per registered estimator, read from its tags and parameters.
+
+    - multivariate: scikit-learn's ``three_d_array`` input tag;
+    - variable length / missing values: the ``allow_nan`` input tag (NaN right-padding
+      marks the end of a shorter series, NaN inside a series a missing value);
+    - levels: what ``transform``/``encode`` can return with the default parameters;
+    - GPU, mixed precision, ``torch.compile``: the ``device``, ``precision`` and
+      ``compile`` parameters;
+    - DDP: every subclass of :class:`sslts.BaseSSLTransformer` trains data-parallel
+      under ``torchrun`` through the shared loop.
+
+    Returns
+    -------
+    list of dict
+        Column name to cell text.
+    """
+    from sslts import BaseSSLTransformer
+    from sslts._registry import all_estimators
+
+    rows = []
+    for cls in all_estimators():
+        est = cls()  # levels may depend on parameters (e.g. the encoder): the defaults'
+        tags = est.__sklearn_tags__()
+        params = est.get_params()
+        rows.append(
+            {
+                "estimator": f"{{class}}`~sslts.{cls.__name__}`",
+                "multivariate": _mark(tags.input_tags.three_d_array),
+                "variable length": _mark(tags.input_tags.allow_nan),
+                "missing values": _mark(tags.input_tags.allow_nan),
+                "levels": ", ".join(est._valid_levels),
+                "GPU": _mark("device" in params),
+                "bf16 / tf32": _mark("precision" in params),
+                "torch.compile": _mark("compile" in params),
+                "DDP (torchrun)": _mark(issubclass(cls, BaseSSLTransformer)),
+            }
+        )
+    return rows
+
+
+def render_capabilities() -> str:
+    """The capability table as MyST markdown.
+
+    Returns
+    -------
+    str
+    """
+    rows = capability_rows()
+    header = list(rows[0])
+    lines = [
+        "<!-- Generated by docs/_ext/sslts_docs.py from the estimator registry. -->",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    lines += ["| " + " | ".join(row[h] for h in header) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    # An unchanged file keeps its timestamp, so incremental builds stay incremental.
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def generate_pages(app) -> None:
+    """``builder-inited`` handler: write the generated pages before Sphinx reads any."""
+    from sphinx.errors import ExtensionError
+
+    missing = api_reference.missing_dependencies()
+    if missing:
+        needs = ", ".join(f"{module} needs {dep}" for module, dep in missing.items())
+        raise ExtensionError(f"{needs}: install the docs extra, pip install -e '.[docs]'.")
+    errors = api_reference.coverage_errors()
+    if errors:
+        raise ExtensionError("The API reference is incomplete:\n  " + "\n  ".join(errors))
+    _write_if_changed(DOCS / "api" / "index.rst", api_reference.render_index())
+    generated = DOCS / "_generated"
+    _write_if_changed(generated / "capabilities.md", render_capabilities())
+    target = generated / "results"
+    pages = results_page.build(DOCS.parent / "benchmarks" / "results", target)
+    for name, text in pages.items():
+        _write_if_changed(target / f"{name}.md", text)
+    for stale in set(target.glob("*.md")) - {target / f"{name}.md" for name in pages}:
+        stale.unlink()  # its results file was removed
+
+
+def skip_foreign_members(app, what, name, obj, skip, options):
+    """``autodoc-skip-member`` handler: hide members defined outside sslts.
+
+    Estimators inherit ``get_params``, ``set_output`` ... from scikit-learn and encoders
+    inherit all of ``torch.nn.Module``; their own references document those.
+    """
+    if what != "class":
+        return None
+    target = obj.fget if isinstance(obj, property) else obj
+    module = getattr(target, "__module__", None) or ""
+    if callable(target) and not module.startswith("sslts"):
+        return True
+    return None
+
+
+def setup(app) -> dict:
+    """Register the handlers (Sphinx's extension entry point)."""
+    # Before autosummary (priority 500), which reads the generated API page.
+    app.connect("builder-inited", generate_pages, priority=400)
+    app.connect("autodoc-skip-member", skip_foreign_members)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,227 @@
+"""Inference for every estimator: ``transform``/``encode`` with bounded memory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from .utils.torch_utils import fallback_device
+from .utils.validation import check_finite_embeddings, check_time_series
+
+__all__ = ["InferenceMixin", "encode_in_batches", "inference_batch_size"]
+
+# Rough number of activation floats one inference batch may hold.
+_INFERENCE_BUDGET = 2**24
+# Input values validated and encoded at a time by ``encode`` (16 MB of float32), so
+# that its working memory (several times a block) does not grow with the number of
+# series.
+_ENCODE_BLOCK_VALUES = 2**22
+
+
+def inference_batch_size(n_timestamps: int, width: int) -> int:
+    """Series per inference batch so that ``batch * n_timestamps * width`` stays bounded.
+
+    Parameters
+    ----------
+    n_timestamps : int
+        Length of the (padded) series.
+    width : int
+        Widest activation per time step (hidden or output channels).
+
+    Returns
+    -------
+    int
+        Between 1 and 1024.
+
+    Examples
+    --------
+    >>> inference_batch_size(100, 64)
+    1024
+    >>> inference_batch_size(100_000, 320)
+    1
+    """
+    return max(1, min(1024, _INFERENCE_BUDGET // (n_timestamps * width)))
+
+
+def encode_in_batches(
+    embed: Callable[[torch.Tensor], torch.Tensor],
+    X: np.ndarray,
+    batch_size: int,
+    device: torch.device,
+    precision,
+    *,
+    name: str = "encoder",
+) -> np.ndarray:
+    """Run ``embed`` over ``X`` in batches, halving the batch on CUDA out-of-memory.
+
+    Parameters
+    ----------
+    embed : callable
+        Maps a float32 batch ``(b, T, C)`` on ``device`` to its embeddings.
+    X : ndarray of shape (n_series, n_timestamps, n_channels), float32
+    batch_size : int
+    device : torch.device
+    precision : callable
+        Returns the autocast context to run ``embed`` in.
+    name : str, default="encoder"
+        Named in the error raised when even one series does not fit.
+
+    Returns
+    -------
+    ndarray, float32
+        The embeddings of all series, concatenated along the first axis.
+
+    Examples
+    --------
+    >>> import contextlib
+    >>> X = np.ones((5, 3, 2), dtype=np.float32)
+    >>> Z = encode_in_batches(lambda b: b.sum(1), X, 2, torch.device("cpu"),
+    ...                       contextlib.nullcontext)
+    >>> Z.shape, float(Z[0, 0])
+    ((5, 2), 3.0)
+    """
+    outputs = []
+    start = 0
+    with torch.inference_mode():
+        while start < len(X):
+            xb = torch.from_numpy(X[start : start + batch_size]).to(device)
+            try:
+                with precision():
+                    out = embed(xb)
+            except torch.OutOfMemoryError as exc:
+                if batch_size == 1:
+                    raise torch.OutOfMemoryError(
+                        f"{name}: a single series of length {X.shape[1]} does not fit in "
+                        f"{device} memory; encode shorter windows or set_params(device='cpu')."
+                    ) from exc
+                batch_size = max(1, batch_size // 2)
+                torch.cuda.empty_cache()
+                continue
+            outputs.append(out.float().cpu().numpy())
+            start += len(xb)
+    return np.concatenate(outputs, axis=0)
+
+
+class InferenceMixin:
+    """``transform``, ``encode`` and feature names of :class:`~sslts.base.BaseSSLTransformer`.
+
+    Relies on the estimator's ``_embed``, ``_inference_module``, ``_min_length``,
+    ``_n_features_out_for``, ``_check_level``, ``_precision`` and ``_accelerated``.
+    """
+
+    def transform(self, X):
+        """Embed series with the trained encoder.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_series, n_timestamps[, n_channels]) or list of arrays
+            Series to embed (in the layout seen in ``fit``); the channel count must
+            match ``fit``.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_series, n_features_out) for ``level="instance"`` \
+                or (n_series, n_timestamps, n_features_out) for ``level="timestamp"``
+            float32 embeddings.
+        """
+        return self.encode(X)
+
+    def encode(self, X, *, level: str | None = None, batch_size: int | None = None):
+        """Embed series at any level without changing the ``level`` parameter.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_series, n_timestamps[, n_channels]) or list of arrays
+            Series to embed.
+        level : str, default=None
+            Overrides ``self.level`` for this call.
+        batch_size : int, default=None
+            Series per inference batch; by default chosen from the series length so
+            that activation memory stays bounded.  On a CUDA out-of-memory error the
+            batch is halved and retried.
+
+        Returns
+        -------
+        ndarray, float32
+            See :meth:`transform` for the shapes.
+
+        Raises
+        ------
+        ValueError
+            Invalid input, or embeddings that would be NaN/infinite at observed
+            timestamps (values too large for float32 arithmetic).
+        """
+        check_is_fitted(self, "module_")
+        level = self.level if level is None else level
+        self._check_level(level)
+        if isinstance(X, np.ndarray) and X.ndim >= 2:
+            block = max(1, _ENCODE_BLOCK_VALUES // max(1, X[:1].size))
+            if len(X) > block:
+                return self._encode_in_blocks(X, level, batch_size, block)
+        X = check_time_series(
+            X, n_channels=self.n_channels_, estimator=self,
+            min_timestamps=self._min_length(False),
+            layout=getattr(self, "input_layout_", "channels_last"), reset=False,
+        )
+        if batch_size is None:
+            width = max(self._n_features_out_for(level), getattr(self, "hidden_dims", 64))
+            batch_size = inference_batch_size(X.shape[1], width)
+        self.device_ = fallback_device(self.device_)
+        module = self._accelerated(self._inference_module().to(self.device_))
+        module.eval()
+        Z = encode_in_batches(
+            lambda batch: self._embed(module, batch, level), X, batch_size, self.device_,
+            self._precision, name=type(self).__name__,
+        )
+        check_finite_embeddings(X, Z, estimator=self)
+        return Z
+
+    def _encode_in_blocks(self, X: np.ndarray, level: str, batch_size, block: int) -> np.ndarray:
+        """Validate and encode ``block`` series at a time into one preallocated output.
+
+        Validation copies and scans its input, so doing it per block keeps the
+        working memory O(block) for arrays of any length (e.g. memory-mapped ones);
+        only the output grows with the number of series.
+        """
+        out = None
+        for start in range(0, len(X), block):
+            stop = min(start + block, len(X))
+            try:
+                Z = self.encode(X[start:stop], level=level, batch_size=batch_size)
+            except ValueError as exc:  # its series indices count from ``start``
+                raise ValueError(f"In X[{start}:{stop}]: {exc}") from exc
+            if out is None:
+                out = np.empty((len(X),) + Z.shape[1:], dtype=Z.dtype)
+            out[start : start + len(Z)] = Z
+        return out
+
+    def __sklearn_is_fitted__(self) -> bool:
+        # Parameters such as ``lambda_`` end with "_" too, so sklearn's default test
+        # (any attribute ending with "_") would call an unfitted estimator fitted.
+        return hasattr(self, "module_")
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names for ``level="instance"``.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored; series have no per-feature names.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+            ``["<classname>0", "<classname>1", ...]``.
+        """
+        check_is_fitted(self, "module_")
+        if self.level != "instance":
+            raise ValueError(
+                f"Feature names exist only for 2-D output; level={self.level!r} returns a "
+                "3-D array. Use level='instance' with set_output(transform='pandas')."
+            )
+        prefix = type(self).__name__.lower()
+        n_out = self._n_features_out_for("instance")
+        return np.asarray([f"{prefix}{i}" for i in range(n_out)], dtype=object)

@@ -1,0 +1,517 @@
+"""Callbacks: user code that runs at named moments of every estimator's ``fit``.
+
+Pass a list to any estimator's ``callbacks`` parameter::
+
+    enc = TS2VecTransformer(callbacks=[EarlyStopping(validation_fraction=0.2),
+                                       CSVLogger("train.csv")])
+
+A callback implements any of the hooks of :class:`Callback` (the same names as the
+method hooks, see :mod:`sslts._loop`), each called with the estimator and the
+:class:`~sslts._loop.TrainContext`.  ``fit`` works on deep copies of the callbacks,
+stored in the fitted attribute ``callbacks_``: what you passed is never changed, so
+the same list can serve many fits (``clone``, ``GridSearchCV(n_jobs=2)``).
+The shortcuts ``verbose`` and ``n_iter_no_change`` add the built-in callbacks
+:class:`PrintLog` / :class:`ProgressBar` and :class:`EarlyStopping`.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import sys
+import time
+from pathlib import Path
+
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+from ._persistence import (
+    atomic_save,
+    data_fingerprint,
+    decode,
+    encode,
+    estimator_payload,
+    read_payload,
+)
+
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "Checkpoint",
+    "EarlyStopping",
+    "History",
+    "LearningRateScheduler",
+    "PrintLog",
+    "ProgressBar",
+    "TensorBoard",
+]
+
+
+class Callback:
+    """Base class of callbacks; every hook does nothing.
+
+    Override any of ``on_fit_start``, ``on_epoch_start``, ``on_step_end``,
+    ``on_epoch_end`` and ``on_fit_end``; each receives ``(estimator, ctx)``.  State
+    that must survive a checkpoint goes through :meth:`state_dict` /
+    :meth:`load_state_dict` (plain data only).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sslts import TS2VecTransformer
+    >>> from sslts.callbacks import Callback
+    >>> class CountSteps(Callback):
+    ...     def on_fit_start(self, est, ctx):
+    ...         self.steps = 0
+    ...     def on_step_end(self, est, ctx):
+    ...         self.steps += 1
+    >>> X = np.random.default_rng(0).normal(size=(8, 20))
+    >>> enc = TS2VecTransformer(output_dims=4, hidden_dims=4, depth=1, n_iters=3,
+    ...                         batch_size=4, callbacks=[CountSteps()]).fit(X)
+    >>> enc.callbacks_[0].steps
+    3
+    """
+
+    def on_fit_start(self, estimator, ctx) -> None:
+        """Before the first epoch (after a resume, the restored state is in place)."""
+
+    def on_epoch_start(self, estimator, ctx) -> None:
+        """Before the first step of an epoch."""
+
+    def on_step_end(self, estimator, ctx) -> None:
+        """After every optimiser step; ``ctx.loss`` holds the step's loss tensor."""
+
+    def on_epoch_end(self, estimator, ctx) -> None:
+        """After every epoch; ``ctx.logs`` holds its loss, lr and time."""
+
+    def on_fit_end(self, estimator, ctx) -> None:
+        """After the last epoch, or an interruption (see ``ctx.logs["status"]``)."""
+
+    def state_dict(self) -> dict:
+        """State to write in a checkpoint."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` when a fit resumes."""
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
+        return f"{type(self).__name__}({args})"
+
+
+class EarlyStopping(Callback):
+    """Stop when the monitored loss has not improved for ``patience`` epochs.
+
+    Parameters
+    ----------
+    patience : int, default=5
+        Epochs without an improvement of at least ``tol`` before stopping.
+    tol : float, default=1e-4
+        Smallest decrease that counts as an improvement.
+    validation_fraction : float, default=None
+        When set, this fraction of the training series (at least 2) is held out and
+        the SSL loss on it is monitored: the loss on unseen series.  None monitors
+        the training loss.
+
+    Attributes
+    ----------
+    best_ : float
+        Best monitored value.
+    best_epoch_ : int
+        Epoch (1-based, counted over all fits) where it was reached.
+    stopped_epoch_ : int or None
+        Epoch after which the fit stopped, None if it ran its whole budget.
+    history_ : list of float
+        The monitored value of each epoch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sslts import TS2VecTransformer
+    >>> from sslts.callbacks import EarlyStopping
+    >>> X = np.random.default_rng(0).normal(size=(20, 20))
+    >>> stop = EarlyStopping(patience=1, tol=1e9, validation_fraction=0.2)
+    >>> enc = TS2VecTransformer(output_dims=4, hidden_dims=4, depth=1, n_epochs=10,
+    ...                         batch_size=4, callbacks=[stop]).fit(X)
+    >>> enc.n_epochs_, len(enc.callbacks_[0].history_)
+    (2, 2)
+    """
+
+    def __init__(self, patience=5, tol=1e-4, validation_fraction=None):
+        self.patience = patience
+        self.tol = tol
+        self.validation_fraction = validation_fraction
+
+    @property
+    def monitor(self) -> str:
+        return "loss" if self.validation_fraction is None else "val_loss"
+
+    def on_fit_start(self, estimator, ctx):
+        if int(self.patience) != self.patience or self.patience < 1:
+            raise ValueError(f"patience must be a positive integer, got {self.patience!r}.")
+        if self.validation_fraction is not None:
+            ctx.hold_out(self.validation_fraction)
+        self.stopped_epoch_ = None
+        if not hasattr(self, "best_"):  # else restored from a checkpoint
+            self.best_, self.best_epoch_, self.stale_, self.history_ = math.inf, 0, 0, []
+
+    def on_epoch_end(self, estimator, ctx):
+        value = ctx.logs[self.monitor]
+        self.history_.append(value)
+        if value < self.best_ - self.tol:
+            self.best_, self.best_epoch_, self.stale_ = value, ctx.logs["epoch"], 0
+            return
+        self.stale_ += 1
+        if self.stale_ >= self.patience:
+            ctx.stop = True
+            self.stopped_epoch_ = ctx.logs["epoch"]
+
+    def state_dict(self):
+        return {
+            "best": self.best_, "best_epoch": self.best_epoch_, "stale": self.stale_,
+            "history": list(self.history_),
+        }
+
+    def load_state_dict(self, state):
+        self.best_, self.best_epoch_ = state["best"], state["best_epoch"]
+        self.stale_, self.history_ = state["stale"], list(state["history"])
+
+
+class LearningRateScheduler(Callback):
+    """Drive the optimiser's learning rate with any ``torch.optim.lr_scheduler``.
+
+    Parameters
+    ----------
+    scheduler : callable
+        ``scheduler(optimizer, **kwargs)`` returning a scheduler, e.g.
+        ``torch.optim.lr_scheduler.StepLR`` or a ``functools.partial``.
+    step_every : {"epoch", "step"}, default="epoch"
+        When to call ``scheduler.step()``.  ``ReduceLROnPlateau`` is stepped with the
+        epoch's ``monitor`` value.
+    monitor : {"loss", "val_loss"}, default="loss"
+        Value passed to schedulers that take a metric.
+    **kwargs
+        Passed to ``scheduler``.
+
+    Attributes
+    ----------
+    scheduler_ : torch.optim.lr_scheduler.LRScheduler
+        The scheduler of the last fit.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sslts import TS2VecTransformer
+    >>> from sslts.callbacks import History, LearningRateScheduler
+    >>> X = np.random.default_rng(0).normal(size=(8, 20))
+    >>> sched = LearningRateScheduler(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5)
+    >>> enc = TS2VecTransformer(output_dims=4, hidden_dims=4, depth=1, n_epochs=3,
+    ...                         batch_size=4, lr=1e-3, callbacks=[sched, History()]).fit(X)
+    >>> [row["lr"] for row in enc.callbacks_[1].history_]
+    [0.001, 0.0005, 0.00025]
+    """
+
+    def __init__(self, scheduler, step_every="epoch", monitor="loss", **kwargs):
+        self.scheduler = scheduler
+        self.step_every = step_every
+        self.monitor = monitor
+        self.kwargs = kwargs
+
+    def on_fit_start(self, estimator, ctx):
+        if self.step_every not in ("epoch", "step"):
+            raise ValueError(f"step_every must be 'epoch' or 'step', got {self.step_every!r}.")
+        self.scheduler_ = self.scheduler(ctx.optimizer, **self.kwargs)
+        pending = getattr(self, "pending_", None)
+        if pending is not None:  # resuming: the constructor reset the lr
+            self.scheduler_.load_state_dict(pending)
+            for group, lr in zip(ctx.optimizer.param_groups, pending["_last_lr"]):
+                group["lr"] = lr
+            self.pending_ = None
+
+    def _step(self, ctx):
+        if isinstance(self.scheduler_, ReduceLROnPlateau):  # it takes the metric
+            self.scheduler_.step(ctx.logs[self.monitor])
+        else:
+            self.scheduler_.step()
+
+    def on_step_end(self, estimator, ctx):
+        if self.step_every == "step":
+            self.scheduler_.step()
+
+    def on_epoch_end(self, estimator, ctx):
+        if self.step_every == "epoch":
+            self._step(ctx)
+
+    def state_dict(self):
+        state = self.scheduler_.state_dict()
+        state["_last_lr"] = [g["lr"] for g in self.scheduler_.optimizer.param_groups]
+        return state
+
+    def load_state_dict(self, state):
+        self.pending_ = dict(state)
+
+
+class History(Callback):
+    """Keep every epoch's logs (loss, lr, time, held-out loss) in ``history_``.
+
+    Attributes
+    ----------
+    history_ : list of dict
+        One dict per epoch of the last fit: ``epoch``, ``loss``, ``lr``,
+        ``epoch_time`` and, with a held-out set, ``val_loss``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sslts import TS2VecTransformer
+    >>> from sslts.callbacks import History
+    >>> X = np.random.default_rng(0).normal(size=(8, 20))
+    >>> enc = TS2VecTransformer(output_dims=4, hidden_dims=4, depth=1, n_epochs=2,
+    ...                         batch_size=4, callbacks=[History()]).fit(X)
+    >>> [row["epoch"] for row in enc.callbacks_[0].history_]
+    [1, 2]
+    """
+
+    def on_fit_start(self, estimator, ctx):
+        if not hasattr(self, "history_"):
+            self.history_ = []
+
+    def on_epoch_end(self, estimator, ctx):
+        self.history_.append(dict(ctx.logs))
+
+    def state_dict(self):
+        return {"history": [dict(row) for row in self.history_]}
+
+    def load_state_dict(self, state):
+        self.history_ = [dict(row) for row in state["history"]]
+
+
+class CSVLogger(Callback):
+    """Append each epoch's logs to a CSV file (epoch, loss, lr, epoch_time[, val_loss]).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file; a header is written when it is new or empty.
+    """
+
+    _fields = ("epoch", "loss", "lr", "epoch_time", "val_loss")
+
+    def __init__(self, path):
+        self.path = path
+
+    def on_epoch_end(self, estimator, ctx):
+        path = Path(self.path)
+        new = not path.exists() or path.stat().st_size == 0
+        with path.open("a", newline="") as f:  # opened per epoch: nothing to close or pickle
+            writer = csv.DictWriter(f, fieldnames=self._fields, extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerow(ctx.logs)
+
+
+class TensorBoard(Callback):
+    """Write the epoch loss, held-out loss and lr to TensorBoard.
+
+    Needs ``torch.utils.tensorboard`` (``pip install tensorboard``).
+
+    Parameters
+    ----------
+    log_dir : str or path-like
+        Directory of the event files.
+    """
+
+    def __init__(self, log_dir):
+        self.log_dir = log_dir
+
+    def on_fit_start(self, estimator, ctx):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as exc:
+            raise ImportError("TensorBoard needs the tensorboard package: "
+                              "pip install tensorboard") from exc
+        self.writer_ = SummaryWriter(str(self.log_dir))
+
+    def on_epoch_end(self, estimator, ctx):
+        for key in ("loss", "val_loss", "lr"):
+            if key in ctx.logs:
+                self.writer_.add_scalar(key, ctx.logs[key], ctx.logs["epoch"])
+
+    def on_fit_end(self, estimator, ctx):
+        writer = self.__dict__.pop("writer_", None)  # holds threads and files: never pickled
+        if writer is not None:
+            writer.close()
+
+
+class PrintLog(Callback):
+    """One line per epoch on standard output (what ``verbose=1`` adds)."""
+
+    def on_fit_start(self, estimator, ctx):
+        self.start_ = time.perf_counter()
+
+    def on_epoch_end(self, estimator, ctx):
+        logs = ctx.logs
+        val = f"  val_loss {logs['val_loss']:.5f}" if "val_loss" in logs else ""
+        print(
+            f"{type(estimator).__name__} epoch {logs['epoch']:4d}  iter {estimator.n_iter_:6d}  "
+            f"loss {logs['loss']:.5f}{val}  {time.perf_counter() - self.start_:7.1f} s",
+            flush=True,
+        )
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over iterations (iteration budget) or epochs; what ``verbose=2`` adds."""
+
+    def on_fit_start(self, estimator, ctx):
+        from tqdm.auto import tqdm
+
+        self.per_iter_ = ctx.n_iters is not None
+        total, unit = (ctx.n_iters, "it") if self.per_iter_ else (ctx.n_epochs, "epoch")
+        done = ctx.iters_done if self.per_iter_ else ctx.epoch
+        self.bar_ = tqdm(total=total, initial=done, unit=unit, desc=type(estimator).__name__,
+                         file=sys.stderr)
+
+    def on_step_end(self, estimator, ctx):
+        if self.per_iter_:
+            self.bar_.update(1)
+
+    def on_epoch_end(self, estimator, ctx):
+        self.bar_.set_postfix(loss=f"{ctx.logs['loss']:.4f}")
+        if not self.per_iter_:
+            self.bar_.update(1)
+
+    def on_fit_end(self, estimator, ctx):
+        bar = self.__dict__.pop("bar_", None)  # absent when the fit failed before its start
+        if bar is not None:
+            bar.close()
+
+
+class Checkpoint(Callback):
+    """Save the training state every few epochs and resume an interrupted ``fit``.
+
+    Pass it in ``callbacks`` (``TS2VecTransformer(callbacks=[Checkpoint("ckpt/")])``)
+    or to ``fit`` (``est.fit(X, checkpoint="ckpt/")``, or
+    ``pipe.fit(X, y, enc__checkpoint=...)`` in a Pipeline).  Every ``every`` epochs
+    and at the end of training, the estimator and the loop's state (optimiser,
+    schedules, random generators, counters, callbacks, method state: see
+    :meth:`~sslts._loop.TrainContext.state_dict`) are written to
+    ``directory/checkpoint.pt``, atomically, so a crash never leaves a broken file.
+    A later ``fit`` with the same checkpoint, parameters and data continues from
+    there and runs only the remaining budget; it ends with the same weights as a fit
+    that was never interrupted.
+
+    Parameters
+    ----------
+    directory : str or path-like
+        Folder for the checkpoint file; created if missing.
+    every : int, default=1
+        Epochs between two checkpoints.
+    resume : bool, default=True
+        Continue from an existing checkpoint in ``directory``.  False starts afresh
+        and overwrites it.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The checkpoint file.
+
+    Notes
+    -----
+    Checkpoints are written at epoch ends only: after a Ctrl-C the epoch in
+    progress is redone on resume.  A finished fit leaves its final checkpoint, so
+    fitting again with ``resume=True`` just loads the trained model; use a new
+    directory (or ``resume=False``) to train anew.  Files are read with
+    ``weights_only=True``.  The data's fingerprint (a hash of the training array)
+    is computed only when a checkpoint is in use.  Under a process group only rank
+    0 writes.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile
+    >>> from sslts import Checkpoint, TS2VecTransformer
+    >>> X = np.random.default_rng(0).normal(size=(8, 20))
+    >>> enc = TS2VecTransformer(output_dims=4, hidden_dims=4, depth=1, n_epochs=3,
+    ...                         batch_size=4, device="cpu", random_state=0)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     enc = enc.fit(X, checkpoint=Checkpoint(d, every=1))
+    ...     enc.n_epochs_
+    3
+    """
+
+    filename = "checkpoint.pt"
+    # Parameters that may differ between the run that wrote a checkpoint and its resume.
+    _free_params = ("verbose", "device", "callbacks")
+
+    def __init__(self, directory, *, every: int = 1, resume: bool = True):
+        if int(every) != every or every < 1:
+            raise ValueError(f"every must be a positive integer, got {every!r}.")
+        self.directory = directory
+        self.every = int(every)
+        self.resume = resume
+
+    def __repr__(self) -> str:
+        return f"Checkpoint({str(self.directory)!r}, every={self.every}, resume={self.resume})"
+
+    @property
+    def path(self) -> Path:
+        return Path(self.directory) / self.filename
+
+    def due(self, epochs_done: int) -> bool:
+        """Whether a checkpoint is written after ``epochs_done`` epochs of this fit."""
+        return epochs_done % self.every == 0
+
+    def read(self, est, X) -> dict | None:
+        """The checkpoint to resume ``est`` from on the training array ``X``, or None.
+
+        Raises
+        ------
+        ValueError
+            The checkpoint belongs to another class, other parameters or other data.
+        """
+        self.fingerprint_ = data_fingerprint(X)
+        if not self.resume or not self.path.exists():
+            return None
+        payload = read_payload(self.path)
+        if payload["class"] != type(est).__name__ or "run" not in payload:
+            raise ValueError(
+                f"{self.path} is not a {type(est).__name__} training checkpoint; "
+                "use another directory or resume=False."
+            )
+        saved, ours = decode(payload["params"]), est.get_params(deep=False)
+        differ = sorted(
+            k for k in ours if k not in self._free_params and saved.get(k) != ours[k]
+        )
+        if differ:
+            raise ValueError(
+                f"{self.path} was written with other values of {differ}; resume with the "
+                "same parameters, or use another directory or resume=False."
+            )
+        payload["run"] = decode(payload["run"])
+        if payload["run"]["fingerprint"] != self.fingerprint_:
+            raise ValueError(
+                f"{self.path} was trained on other data than X; resume with the same "
+                "X, or use another directory or resume=False."
+            )
+        return payload
+
+    def on_fit_start(self, estimator, ctx):
+        self.written_ = None
+
+    def on_epoch_end(self, estimator, ctx):
+        if self.due(ctx.epoch):
+            self.write(estimator, ctx)
+            self.written_ = ctx.epoch
+
+    def on_fit_end(self, estimator, ctx):
+        if ctx.logs.get("status") == "completed" and self.written_ != ctx.epoch:
+            self.write(estimator, ctx)
+
+    def write(self, est, ctx) -> None:
+        """Save ``est`` and the state of its loop ``ctx`` (rank 0 only)."""
+        from . import distributed
+
+        if not distributed.is_main_process():  # the ranks hold identical models
+            return
+        Path(self.directory).mkdir(parents=True, exist_ok=True)
+        payload = estimator_payload(est)
+        payload["run"] = encode({**ctx.state_dict(), "fingerprint": self.fingerprint_})
+        atomic_save(payload, self.path)

@@ -1,0 +1,78 @@
+"""The recurrent encoder of the temporal-contrast tutorial, made length-agnostic.
+
+The tutorial ("Applying Self-Supervised Learning to Time-Series Representations with
+PyTorch", Sling Academy, 2024) runs a one-layer LSTM (hidden size 128) over a
+30-step window, flattens the 30 step outputs and maps them with one linear layer to
+a 128-d embedding, which ties the network to that window length.  Here the linear
+layer is applied to every step output instead (shared weights), giving one vector
+per timestamp; the mean of these vectors over the window is the tutorial's
+flatten-then-linear map with its per-position weights tied, and works for any
+length.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["LSTMEncoder"]
+
+
+class LSTMEncoder(nn.Module):
+    """LSTM followed by a per-timestamp linear map: (B, T, C) -> (B, T, output_dims).
+
+    Parameters
+    ----------
+    input_dims : int
+        Input channels.
+    output_dims : int, default=128
+        Size of each timestamp's representation (the tutorial's 128).
+    hidden_dims : int, default=128
+        LSTM hidden size (the tutorial's 128).
+    n_layers : int, default=1
+        Stacked LSTM layers (the tutorial uses 1).
+    dropout : float, default=0.0
+        Dropout between stacked LSTM layers (no effect with one layer).
+
+    Notes
+    -----
+    The LSTM is unidirectional and starts from zero states, so the output at step
+    ``t`` depends on steps ``0 .. t`` only: NaN right-padding of a variable-length
+    series never changes the outputs at its observed steps.  Missing values (a
+    timestamp with any NaN channel) are read as zeros, the mean of standardised
+    data.
+
+    Examples
+    --------
+    >>> import torch
+    >>> enc = LSTMEncoder(2, output_dims=8, hidden_dims=16)
+    >>> enc(torch.randn(4, 30, 2)).shape
+    torch.Size([4, 30, 8])
+    >>> enc(torch.randn(4, 7, 2)).shape  # any length
+    torch.Size([4, 7, 8])
+    """
+
+    def __init__(self, input_dims, output_dims=128, hidden_dims=128, n_layers=1, dropout=0.0):
+        super().__init__()
+        self.output_dims = output_dims
+        self.lstm = nn.LSTM(
+            input_dims, hidden_dims, num_layers=n_layers, batch_first=True,
+            dropout=dropout if n_layers > 1 else 0.0,
+        )
+        self.head = nn.Linear(hidden_dims, output_dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Encode a batch.
+
+        Parameters
+        ----------
+        x : Tensor of shape (B, T, C)
+            Series; NaN marks missing values.
+
+        Returns
+        -------
+        Tensor of shape (B, T, output_dims)
+        """
+        observed = ~torch.isnan(x).any(dim=-1, keepdim=True)
+        h, _ = self.lstm(torch.where(observed, x, 0.0))
+        return self.head(h)
