@@ -24,17 +24,15 @@ import matplotlib.pyplot as plt
 from sklearn.svm import SVC
 
 from sslts import (
+    BarlowTwinsTransformer,
     IARSTransformer,
+    InfoNCETransformer,
+    NCVQVAETransformer,
     SelfTimeTransformer,
     TimeDRLTransformer,
     TS2VecTransformer,
-    load_dataset,
-)
-from sslts.methods.ncvqvae import NCVQVAETransformer
-from sslts.methods.two_view import (
-    BarlowTwinsTransformer,
-    InfoNCETransformer,
     VIbCRegTransformer,
+    load_dataset,
 )
 from sslts.plotting import plot_embedding_tsne
 

@@ -129,8 +129,22 @@ class InferenceMixin:
         """
         return self.encode(X)
 
-    def encode(self, X, *, level: str | None = None, batch_size: int | None = None):
+    def encode(
+        self,
+        X,
+        *,
+        level: str | None = None,
+        batch_size: int | None = None,
+        causal: bool = False,
+        sliding_length: int | None = None,
+        sliding_padding: int = 0,
+        encoding_window=None,
+    ):
         """Embed series at any level without changing the ``level`` parameter.
+
+        The keyword arguments after ``batch_size`` are TS2Vec's encoding modes
+        (:func:`sslts.encoding.encode` describes them); they need an encoder that
+        keeps the time axis.
 
         Parameters
         ----------
@@ -139,22 +153,63 @@ class InferenceMixin:
         level : str, default=None
             Overrides ``self.level`` for this call.
         batch_size : int, default=None
-            Series per inference batch; by default chosen from the series length so
-            that activation memory stays bounded.  On a CUDA out-of-memory error the
-            batch is halved and retried.
+            Series (or windows) per inference batch; by default chosen from the series
+            length so that activation memory stays bounded.  On a CUDA out-of-memory
+            error the batch is halved and retried.
+        causal : bool, default=False
+            Encode every timestamp from its past only (with ``sliding_length=1``
+            unless given), as TS2Vec forecasts and detects anomalies.
+        sliding_length : int, default=None
+            Encode blocks of this many steps, each inside a window of context.
+        sliding_padding : int, default=0
+            Steps of context around (before, when ``causal``) each block.
+        encoding_window : {None, "full_series", "multiscale"} or int, default=None
+            Max-pool the timestamp embeddings: into one vector per series, at several
+            scales, or over a centred window of that many steps.
 
         Returns
         -------
         ndarray, float32
-            See :meth:`transform` for the shapes.
+            See :meth:`transform` for the shapes; with a mode, (n_series,
+            n_timestamps, n_features) or, for ``encoding_window="full_series"``,
+            (n_series, n_features).
 
         Raises
         ------
         ValueError
-            Invalid input, or embeddings that would be NaN/infinite at observed
-            timestamps (values too large for float32 arithmetic).
+            Invalid input, a mode with ``level="instance"`` or an encoder that pools
+            time, or embeddings that would be NaN/infinite at observed timestamps
+            (values too large for float32 arithmetic).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sslts import TS2VecTransformer
+        >>> X = np.random.default_rng(0).normal(size=(3, 40))
+        >>> enc = TS2VecTransformer(output_dims=4, hidden_dims=4, depth=1, n_iters=2,
+        ...                         device="cpu", random_state=0).fit(X)
+        >>> enc.encode(X).shape
+        (3, 4)
+        >>> enc.encode(X, causal=True, sliding_padding=10).shape
+        (3, 40, 4)
         """
         check_is_fitted(self, "module_")
+        if causal or sliding_length is not None or sliding_padding or (
+            encoding_window is not None
+        ):
+            from . import encoding  # encoding calls back into this method
+
+            if "timestamp" not in self._valid_levels:
+                raise ValueError(
+                    "causal, sliding_length, sliding_padding and encoding_window work on "
+                    f"timestamp embeddings, which this {type(self).__name__} does not "
+                    f"produce (levels {self._valid_levels}: its encoder pools time)."
+                )
+            return encoding.encode(
+                self, X, level=level, batch_size=batch_size, causal=causal,
+                sliding_length=sliding_length, sliding_padding=sliding_padding,
+                encoding_window=encoding_window,
+            )
         level = self.level if level is None else level
         self._check_level(level)
         if isinstance(X, np.ndarray) and X.ndim >= 2:

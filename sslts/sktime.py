@@ -26,6 +26,10 @@ reproducible) unless the estimator trains on a GPU, whose kernels are not bitwis
 reproducible.  The fitted sslts estimator is ``estimator_``.  ``input_layout`` and
 ``warm_start`` are not offered (sktime hands over channels-first data and refits
 from scratch).
+
+:class:`EmbeddingForecaster` is :class:`sslts.EmbeddingForecaster` as an sktime
+forecaster (:class:`sktime.forecasting.base.BaseForecaster`): ``fit(y, X, fh)``,
+``predict(fh)``, with exogenous ``X`` used as covariates observed up to the cutoff.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import numpy as np
 
 try:
     import pandas as pd
+    from sktime.forecasting.base import BaseForecaster, ForecastingHorizon
     from sktime.transformations.base import BaseTransformer
 except ModuleNotFoundError as exc:  # keep exc.name: tools detect the missing extra by it
     raise ModuleNotFoundError(
@@ -42,8 +47,10 @@ except ModuleNotFoundError as exc:  # keep exc.name: tools detect the missing ex
     ) from exc
 
 from ._adapters import adapter_classes, make_estimator, runs_on_accelerator, tiny_test_params
+from .evaluation.forecasting import RIDGE_ALPHAS
+from .forecaster import EmbeddingForecaster as _SSLTSForecaster
 
-__all__: list[str] = []  # the per-estimator classes, added at the end
+__all__: list[str] = ["EmbeddingForecaster"]  # and the per-estimator classes, at the end
 
 
 class SSLTSTransformer(BaseTransformer):
@@ -164,6 +171,225 @@ def _docstring(sslts_class: type) -> str:
     >>> len(Z)
     40
     """
+
+
+class EmbeddingForecaster(BaseForecaster):
+    """:class:`sslts.EmbeddingForecaster` as an sktime forecaster.
+
+    A self-supervised encoder is fitted on ``y`` (and the exogenous ``X``, as extra
+    input channels); the embedding of the causal window ending at the cutoff is mapped
+    by a ridge head to the next ``max(fh)`` steps, and ``predict`` returns the steps
+    of ``fh``.  The parameters are those of :class:`sslts.EmbeddingForecaster`, see
+    there for their meaning, except ``horizon``: it is the largest step of the
+    forecasting horizon passed to ``fit`` (which is required there).
+
+    Parameters
+    ----------
+    encoder : sslts estimator, default=None
+        The self-supervised encoder (a clone is fitted); None uses
+        ``TS2VecTransformer()``.
+    padding : int, default=200
+        Past steps of each causal window.
+    valid_size : int or float, default=0.2
+        Validation tail of ``y`` (steps, or a fraction) that picks the ridge penalty.
+    alphas : sequence of float, default=sslts.evaluation.RIDGE_ALPHAS
+        Candidate ridge penalties.
+    refit : bool, default=True
+        Refit the head with the chosen penalty on the whole of ``y``.
+    standardize : bool, default=True
+        Standardise targets and covariates (forecasts are on the original scale).
+    max_samples : int, default=100_000
+        Training rows of the head above which rows are subsampled.
+    batch_size : int, default=None
+        Windows per forward pass of the encoder.
+
+    Attributes
+    ----------
+    forecaster_ : sslts.EmbeddingForecaster
+        The fitted sslts forecaster (``horizons_ == (max(fh),)``, ``alphas_``, ...).
+
+    See Also
+    --------
+    sslts.EmbeddingForecaster : The scikit-learn estimator, for arrays.
+
+    Notes
+    -----
+    Only out-of-sample horizons are supported (``capability:insample`` is False;
+    sktime rejects an ``fh`` with steps at or before the cutoff).  Exogenous ``X`` is
+    used as covariates *observed up to the cutoff*: future values are not used, so an
+    ``X`` passed to ``predict`` is ignored, and ``update`` needs ``X`` when ``fit``
+    had it.  ``update`` moves the window forecasts start from; with
+    ``update_params=True`` it also refits on all the data seen (when sktime
+    remembers it, config ``remember_data``).  Missing values (NaN) are supported:
+    rows with one are left out of the head's training.  Panels and hierarchies are
+    forecast one series at a time (sktime's vectorisation).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from sslts import TS2VecTransformer
+    >>> from sslts.sktime import EmbeddingForecaster
+    >>> index = pd.period_range("2024-01-01", periods=300, freq="h")
+    >>> y = pd.Series(np.sin(2 * np.pi * np.arange(300) / 24), index=index, name="load")
+    >>> enc = TS2VecTransformer(output_dims=8, hidden_dims=8, depth=2, n_iters=5,
+    ...                         device="cpu", random_state=0)
+    >>> fc = EmbeddingForecaster(enc, padding=30, valid_size=60)
+    >>> y_pred = fc.fit(y, fh=[1, 2, 3, 12]).predict()
+    >>> y_pred.index.astype(str).tolist()[::3], y_pred.name
+    (['2024-01-13 12:00', '2024-01-13 23:00'], 'load')
+    >>> truth = np.sin(2 * np.pi * np.array([300, 301, 302, 311]) / 24)
+    >>> bool(np.abs(y_pred.to_numpy() - truth).max() < 0.3)
+    True
+    """
+
+    _tags = {
+        "authors": ["sslts developers"],
+        "maintainers": ["sslts developers"],
+        "python_dependencies": ["torch", "sslts"],
+        # One (n_timestamps, n_targets) frame is what sslts reads; sktime converts a
+        # Series to it (and back) and loops over the instances of a Panel/Hierarchy.
+        "y_inner_mtype": "pd.DataFrame",
+        "X_inner_mtype": "pd.DataFrame",
+        "capability:multivariate": True,
+        "capability:exogenous": True,
+        # The heads forecast after the last step only; fitted values are not offered.
+        "capability:insample": False,
+        "capability:pred_int": False,
+        "capability:missing_values": True,
+        "capability:categorical_in_X": False,  # covariates are encoder input channels
+        # The head is trained for a fixed number of steps, so fh is needed in fit.
+        "requires-fh-in-fit": True,
+        "X-y-must-have-same-index": True,
+        "fit_is_empty": False,
+    }
+
+    def __init__(
+        self,
+        encoder=None,
+        padding: int = 200,
+        valid_size: int | float = 0.2,
+        alphas=RIDGE_ALPHAS,
+        refit: bool = True,
+        standardize: bool = True,
+        max_samples: int = 100_000,
+        batch_size: int | None = None,
+    ):
+        self.encoder = encoder
+        self.padding = padding
+        self.valid_size = valid_size
+        self.alphas = alphas
+        self.refit = refit
+        self.standardize = standardize
+        self.max_samples = max_samples
+        self.batch_size = batch_size
+        super().__init__()
+
+    def _fit(self, y: pd.DataFrame, X: pd.DataFrame | None, fh: ForecastingHorizon):
+        steps = self._steps(fh)
+        X = self._covariates(X, y)
+        self.forecaster_ = _SSLTSForecaster(
+            self.encoder,
+            horizon=int(steps.max()),
+            padding=self.padding,
+            valid_size=self.valid_size,
+            alphas=self.alphas,
+            refit=self.refit,
+            standardize=self.standardize,
+            max_samples=self.max_samples,
+            batch_size=self.batch_size,
+        ).fit(y.to_numpy(dtype=float), X=None if X is None else X.to_numpy(dtype=float))
+        self._columns = y.columns
+        # The history forecasts start from: its last padding + 1 steps are all the
+        # encoder sees.  update() extends it; until then the training series' stored
+        # embedding is used (no re-encoding).
+        width = self.padding + 1
+        self._history = (y.iloc[-width:], None if X is None else X.iloc[-width:])
+        self._updated = False
+        return self
+
+    def _update(self, y: pd.DataFrame, X: pd.DataFrame | None = None, update_params=True):
+        old_y, old_X = self._history
+        if old_X is not None and X is None:
+            raise ValueError("This forecaster was fitted with exogenous X, which its "
+                             "forecasts start from; pass X to update as well.")
+        if update_params and getattr(self, "_y", None) is not None:
+            # Refit on everything seen (sktime's default for forecasters without a
+            # native update); self._y and self._X already hold the new data.
+            return self._fit(self._y, self._X, self.fh)
+        width = self.padding + 1
+        self._history = (
+            _append(old_y, y, width),
+            None if old_X is None else _append(old_X, self._covariates(X, y), width),
+        )
+        self._updated = True
+        return self
+
+    def _predict(self, fh: ForecastingHorizon, X: pd.DataFrame | None = None) -> pd.DataFrame:
+        # X (future covariates) is not used: the forecasts depend on the history only.
+        # Relative steps can only shrink as update() moves the cutoff, so they stay
+        # within the fitted horizon, max(fh) at fit.
+        steps = self._steps(fh)
+        longest = self.forecaster_.horizons_[-1]
+        if not self._updated:
+            forecast = self.forecaster_.predict(longest)
+        else:
+            y_hist, X_hist = self._history
+            forecast = self.forecaster_.predict(
+                longest, y=y_hist.to_numpy(dtype=float),
+                X=None if X_hist is None else X_hist.to_numpy(dtype=float))
+        index = fh.to_absolute_index(self.cutoff)
+        return pd.DataFrame(forecast[steps - 1], index=index, columns=self._columns)
+
+    # ---------------------------------------------------------------- helpers
+    def _steps(self, fh: ForecastingHorizon) -> np.ndarray:
+        """Steps of ``fh`` after the cutoff, 1-based; in-sample steps are refused."""
+        steps = np.asarray(fh.to_relative(self.cutoff).to_numpy(), dtype=int)
+        if (steps < 1).any():
+            raise ValueError(
+                f"{type(self).__name__} forecasts after the cutoff only; fh has in-sample "
+                f"step(s) {steps[steps < 1].tolist()} (relative to the cutoff)."
+            )
+        return steps
+
+    def _covariates(self, X: pd.DataFrame | None, y: pd.DataFrame) -> pd.DataFrame | None:
+        """The rows of ``X`` at ``y``'s steps (sktime lets ``X`` reach further)."""
+        if X is None or X.shape[1] == 0:
+            return None
+        return X.loc[y.index]
+
+    @classmethod
+    def get_test_params(cls, parameter_set: str = "default") -> list[dict]:
+        """Tiny CPU configurations for sktime's estimator checks.
+
+        Parameters
+        ----------
+        parameter_set : str, default="default"
+            Ignored; there is one set of test configurations.
+
+        Returns
+        -------
+        list of dict
+        """
+        from . import TS2VecTransformer
+
+        def encoder(**kw):
+            return TS2VecTransformer(output_dims=8, hidden_dims=8, depth=2, n_iters=3,
+                                     device="cpu", random_state=0, **kw)
+
+        # sktime's series have 15 to 50 steps and fh up to 5: a fractional tail fits.
+        return [
+            {"encoder": encoder(), "padding": 5, "valid_size": 0.3},
+            {"encoder": encoder(batch_size=4), "padding": 3, "valid_size": 0.3,
+             "refit": False, "standardize": False, "alphas": (0.1, 10.0)},
+        ]
+
+
+def _append(old: pd.DataFrame, new: pd.DataFrame, width: int) -> pd.DataFrame:
+    """The last ``width`` rows of ``old`` updated with ``new`` (new rows win)."""
+    both = pd.concat([old, new[old.columns]])
+    both = both[~both.index.duplicated(keep="last")].sort_index()
+    return both.iloc[-width:]
 
 
 _ADAPTERS = adapter_classes(SSLTSTransformer, __name__, _docstring)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import numpy as np
@@ -10,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sslts import TimeDRLTransformer, TS2VecTransformer, encoding
+from sslts import TimeDRLTransformer, TS2VecTransformer, VIbCRegTransformer, encoding
 from sslts.encoding import causal_encode, encode, pool_timestamps, sliding_encode
 
 
@@ -238,10 +237,21 @@ def test_pool_timestamps_rejects_bad_shapes():
 
 
 def test_estimator_encode_delegates_to_the_modes(enc, series):
-    if "causal" not in inspect.signature(enc.encode).parameters:
-        pytest.skip("BaseSSLTransformer.encode has no encoding-mode keywords yet")
     np.testing.assert_array_equal(
         enc.encode(series, causal=True, sliding_padding=3, encoding_window="multiscale"),
         encode(enc, series, causal=True, sliding_padding=3, encoding_window="multiscale"))
     np.testing.assert_array_equal(enc.encode(series, encoding_window="full_series"),
                                   encode(enc, series, encoding_window="full_series"))
+    prefix = series[:, :20]
+    np.testing.assert_allclose(enc.encode(prefix, causal=True, sliding_padding=5),
+                               enc.encode(series, causal=True, sliding_padding=5)[:, :20],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_estimator_encode_modes_need_a_time_axis(series):
+    X = np.nan_to_num(series[:, :16])
+    vib = VIbCRegTransformer(encoder_params={"base_width": 4}, projector_dims=16, n_iters=1,
+                             device="cpu", random_state=0).fit(X)
+    with pytest.raises(ValueError, match="encoder pools time"):
+        vib.encode(X, causal=True)
+    assert vib.encode(X).shape[0] == len(X)  # the plain path is unaffected

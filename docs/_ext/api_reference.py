@@ -120,8 +120,9 @@ SECTIONS = (
     Section(
         "aeon and sktime",
         ("sslts.aeon", "sslts.sktime"),
-        "Every estimator as an aeon collection transformer and as an sktime transformer "
-        "(optional extras ``[aeon]`` and ``[sktime]``).",
+        "Every estimator as an aeon collection transformer and as an sktime transformer, "
+        "and the forecaster as an sktime forecaster (optional extras ``[aeon]`` and "
+        "``[sktime]``).",
     ),
     Section(
         "Utilities and exceptions",
@@ -274,6 +275,26 @@ def collect(package: str = PACKAGE) -> dict[str, list[Entry]]:
     for items in grouped.values():
         items.sort(key=lambda e: (_KIND_ORDER.index(e.kind), e.path.lower()))
     return grouped
+
+
+def documented_paths(package: str = PACKAGE) -> dict[int, str]:
+    """Where each documented object's page is: ``id(object)`` to its dotted path.
+
+    Parameters
+    ----------
+    package : str, default="sslts"
+        Import name of the package.
+
+    Returns
+    -------
+    dict of int to str
+        E.g. ``{id(sslts.TS2VecTransformer): "sslts.TS2VecTransformer", ...}``.
+    """
+    return {
+        id(_resolve(entry.path)): entry.path
+        for entries in collect(package).values()
+        for entry in entries
+    }
 
 
 def coverage_errors(package: str = PACKAGE) -> list[str]:

@@ -1,6 +1,6 @@
 """Local Sphinx extension of the sslts documentation.
 
-Before Sphinx reads the sources it generates, into ``docs/api/`` and ``docs/_generated/``:
+Before Sphinx lists the sources it generates, into ``docs/api/`` and ``docs/_generated/``:
 
 - the API reference page from the modules' ``__all__`` (:mod:`api_reference`), failing
   the build when a public name would be missing from it;
@@ -26,7 +26,6 @@ DOCS = Path(__file__).resolve().parents[1]
 # Gallery order: the tasks a new user meets first, then depth. Files not listed (new
 # examples) follow in file-name order, so adding an example needs no change here.
 EXAMPLE_ORDER = (
-    "plot_first_pipeline.py",
     "plot_grid_search_cache.py",
     "plot_compare_methods.py",
     "plot_variable_length.py",
@@ -49,8 +48,8 @@ class ExampleOrder:
     Examples
     --------
     >>> key = ExampleOrder("examples")
-    >>> sorted(["plot_zebra.py", "plot_save_load.py", "plot_first_pipeline.py"], key=key)
-    ['plot_first_pipeline.py', 'plot_save_load.py', 'plot_zebra.py']
+    >>> sorted(["plot_zebra.py", "plot_save_load.py", "plot_grid_search_cache.py"], key=key)
+    ['plot_grid_search_cache.py', 'plot_save_load.py', 'plot_zebra.py']
     """
 
     def __init__(self, src_dir: str):
@@ -125,6 +124,7 @@ def capability_rows() -> list[dict[str, str]]:
     from sslts import BaseSSLTransformer
     from sslts._registry import all_estimators
 
+    paths = api_reference.documented_paths()
     rows = []
     for cls in all_estimators():
         est = cls()  # levels may depend on parameters (e.g. the encoder): the defaults'
@@ -132,7 +132,7 @@ def capability_rows() -> list[dict[str, str]]:
         params = est.get_params()
         rows.append(
             {
-                "estimator": f"{{class}}`~sslts.{cls.__name__}`",
+                "estimator": f"{{class}}`~{paths[id(cls)]}`",
                 "multivariate": _mark(tags.input_tags.three_d_array),
                 "variable length": _mark(tags.input_tags.allow_nan),
                 "missing values": _mark(tags.input_tags.allow_nan),
@@ -173,8 +173,12 @@ def _write_if_changed(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def generate_pages(app) -> None:
-    """``builder-inited`` handler: write the generated pages before Sphinx reads any."""
+def generate_pages(app, config) -> None:
+    """``config-inited`` handler: write the generated pages.
+
+    Early enough that Sphinx finds them when it lists the sources, and that autosummary
+    generates the API stubs from the generated index, even in a fresh checkout.
+    """
     from sphinx.errors import ExtensionError
 
     missing = api_reference.missing_dependencies()
@@ -212,7 +216,6 @@ def skip_foreign_members(app, what, name, obj, skip, options):
 
 def setup(app) -> dict:
     """Register the handlers (Sphinx's extension entry point)."""
-    # Before autosummary (priority 500), which reads the generated API page.
-    app.connect("builder-inited", generate_pages, priority=400)
+    app.connect("config-inited", generate_pages)
     app.connect("autodoc-skip-member", skip_foreign_members)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

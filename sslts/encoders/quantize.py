@@ -110,18 +110,18 @@ class VectorQuantizer(nn.Module):
 
         Parameters
         ----------
-        z : Tensor of shape (B, D, *spatial)
-            Encoder output; any number of spatial axes.
+        z : Tensor of shape (B, D, S1, ..., Sk)
+            Encoder output; any number k of spatial axes.
         update : bool, default=True
             In training mode, move the codebook towards ``z`` after the lookup (a
             validation pass sets it to False).  Eval mode never updates.
 
         Returns
         -------
-        z_q : Tensor of shape (B, D, *spatial)
+        z_q : Tensor of shape (B, D, S1, ..., Sk)
             The nearest codes; in training mode with the straight-through gradient
             (d z_q / d z = identity).
-        codes : LongTensor of shape (B, *spatial)
+        codes : LongTensor of shape (B, S1, ..., Sk)
             Code indices.
         commitment_loss : Tensor, scalar
             ``commitment * mean((z - sg(z_q))**2)``.

@@ -39,6 +39,8 @@ UCR_NOT_NORMALISED = frozenset(
     PowerCons Rock SemgHandGenderCh2 SemgHandMovementCh2 SemgHandSubjectCh2
     ShakeGestureWiimoteZ SmoothSubspace UMD""".split()
 )
+"""UCR datasets the archive ships without z-normalisation; :func:`ts2vec_normalise`
+standardises them with one training mean and std, as the official TS2Vec loader does."""
 
 _C_GRID = [1e-4, 1e-3, 1e-2, 0.1, 1, 10, 100, 1000, 10000, np.inf]
 # TS2Vec subsamples larger training sets before the grid search.

@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 RIDGE_ALPHAS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+"""Ridge penalties tried on the validation months (the official TS2Vec grid)."""
 # Months of 30 days: TS2Vec/Informer split ETT into 12/4/4 months.
 _ETT_STEPS_PER_MONTH = {"h": 30 * 24, "m": 30 * 24 * 4}
 _HORIZONS = {"h": (24, 48, 168, 336, 720), "m": (24, 48, 96, 288, 672)}
@@ -180,7 +181,7 @@ def _read_csv(path: Path):
 
 
 def forecast_samples(features: np.ndarray, targets: np.ndarray, horizon: int, drop: int = 0):
-    """Pair the embedding at ``t`` with the values at ``t+1 ... t+horizon``.
+    """Pair the embedding at step ``t`` with the targets of the next ``horizon`` steps.
 
     Parameters
     ----------

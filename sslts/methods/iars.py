@@ -53,7 +53,7 @@ random_state, verbose, warm_start, n_iter_no_change, tol, precision, compile
     resolution_history_ : list of int
         Level sampled for each selection period (epoch or iteration).  When a crop
         is shorter than ``2**r``, that step trains the crop's coarsest level.
-    resolution_losses_ : Tensor of shape (n_periods, n_levels_), float64
+    resolution_losses_ : Tensor of shape (n_periods, n_levels), float64
         Loss of every level measured in each period, NaN where not measured
         (levels the measured crop is too short for; in ``"uniform"`` mode only the
         trained level is recorded).  ``np.asarray`` turns it into an array.
