@@ -1,18 +1,20 @@
-"""Opt-in accelerators read by the base class: reduced precision and ``torch.compile``.
+"""Opt-in settings read by the base class: precision, ``torch.compile``, CPU threads.
 
 Estimators that expose the parameters ``precision`` ("float32", "tf32", "bf16") and
 ``compile`` (bool) get them; the base class reads them with ``getattr`` so that
-estimators without them keep the float32 eager default.
+estimators without them keep the float32 eager default.  ``n_threads`` bounds torch's
+intra-op threads for the duration of one call (:func:`thread_limit`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import warnings
+from numbers import Integral
 
 import torch
 
-__all__ = ["PRECISIONS", "precision_context", "maybe_compile"]
+__all__ = ["PRECISIONS", "maybe_compile", "precision_context", "thread_limit"]
 
 PRECISIONS = ("float32", "tf32", "bf16")
 
@@ -66,3 +68,41 @@ def maybe_compile(module: torch.nn.Module, enabled: bool) -> torch.nn.Module:
     calls, so wrapping again each epoch costs nothing after the first compilation.
     """
     return torch.compile(module, dynamic=True) if enabled else module
+
+
+@contextlib.contextmanager
+def thread_limit(n_threads: int | None):
+    """Run the enclosed torch operators on ``n_threads`` intra-op threads.
+
+    ``torch.set_num_threads`` is process-wide, so the previous count is restored on
+    exit, exceptions included; nested limits restore in order.  The OpenMP wait policy
+    (``OMP_WAIT_POLICY=PASSIVE``) cannot be set this way: it is read once, when torch
+    is imported.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        None leaves torch's setting alone.
+
+    Examples
+    --------
+    >>> before = torch.get_num_threads()
+    >>> with thread_limit(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    if n_threads is None:
+        yield
+        return
+    if isinstance(n_threads, bool) or not isinstance(n_threads, Integral) or n_threads < 1:
+        raise ValueError(f"n_threads must be None or an int >= 1, got {n_threads!r}.")
+    previous = torch.get_num_threads()
+    if n_threads != previous:
+        torch.set_num_threads(int(n_threads))
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)

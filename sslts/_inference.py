@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from ._accelerate import thread_limit
 from .utils.torch_utils import fallback_device
 from .utils.validation import check_finite_embeddings, check_time_series
 
@@ -109,7 +110,8 @@ class InferenceMixin:
     """``transform``, ``encode`` and feature names of :class:`~sslts.base.BaseSSLTransformer`.
 
     Relies on the estimator's ``_embed``, ``_inference_module``, ``_min_length``,
-    ``_n_features_out_for``, ``_check_level``, ``_precision`` and ``_accelerated``.
+    ``_n_features_out_for``, ``_check_level``, ``_precision`` and ``_accelerated``, and
+    runs under the estimator's ``n_threads``.
     """
 
     def transform(self, X):
@@ -193,6 +195,15 @@ class InferenceMixin:
         >>> enc.encode(X, causal=True, sliding_padding=10).shape
         (3, 40, 4)
         """
+        with thread_limit(getattr(self, "n_threads", None)):
+            return self._encode(
+                X, level=level, batch_size=batch_size, causal=causal,
+                sliding_length=sliding_length, sliding_padding=sliding_padding,
+                encoding_window=encoding_window,
+            )
+
+    def _encode(self, X, *, level, batch_size, causal, sliding_length, sliding_padding,
+                encoding_window):
         check_is_fitted(self, "module_")
         if causal or sliding_length is not None or sliding_padding or (
             encoding_window is not None

@@ -22,6 +22,7 @@ of it is saved and restored in one place, :meth:`TrainContext.state_dict`.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -31,10 +32,11 @@ import numpy as np
 import torch
 
 from . import distributed
+from .callbacks import Checkpoint, EarlyStopping, PrintLog, ProgressBar
 from .exceptions import TrainingDivergedError
 from .utils.torch_utils import RandomStreams, seeded_torch, to_cpu
 
-__all__ = ["HOOKS", "TrainContext", "TrainingLoop", "TrainingStep"]
+__all__ = ["HOOKS", "TrainContext", "TrainingLoop", "TrainingStep", "fit_callbacks"]
 
 #: The hook names, in the order the loop first calls them.
 HOOKS = ("on_fit_start", "on_epoch_start", "on_step_end", "on_epoch_end", "on_fit_end")
@@ -374,6 +376,36 @@ class TrainingLoop:
                     total += float(est.training_step(module, batch, val_ctx)) * len(batch)
                     count += len(batch)
         return float(distributed.all_reduce_mean(torch.tensor(total / max(count, 1))))
+
+
+def fit_callbacks(estimator, checkpoint) -> list:
+    """Copies of ``estimator.callbacks`` plus the shortcuts' callbacks, checkpoints last.
+
+    The shortcuts are ``n_iter_no_change``/``tol`` (:class:`~sslts.callbacks.EarlyStopping`),
+    ``verbose`` (:class:`~sslts.callbacks.PrintLog` or
+    :class:`~sslts.callbacks.ProgressBar`) and ``fit``'s ``checkpoint``.
+    """
+    callbacks = copy.deepcopy(list(estimator.callbacks or []))
+    for cb in callbacks:
+        missing = [h for h in ("on_fit_start", "state_dict") if not hasattr(cb, h)]
+        if missing:
+            raise TypeError(
+                f"callbacks must be sslts.callbacks.Callback instances; {cb!r} has no "
+                f"{missing}. Subclass Callback and override the hooks you need."
+            )
+    if estimator.n_iter_no_change is not None:
+        callbacks.append(EarlyStopping(patience=estimator.n_iter_no_change, tol=estimator.tol))
+    if estimator.verbose >= 2:
+        callbacks.append(ProgressBar())
+    elif estimator.verbose:
+        callbacks.append(PrintLog())
+    if checkpoint is not None:
+        callbacks.append(copy.deepcopy(
+            checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint(checkpoint)
+        ))
+    if sum(isinstance(cb, Checkpoint) for cb in callbacks) > 1:
+        raise ValueError("Pass at most one Checkpoint (in callbacks or to fit).")
+    return sorted(callbacks, key=lambda cb: isinstance(cb, Checkpoint))
 
 
 @contextlib.contextmanager

@@ -38,11 +38,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import distributed
-from ._accelerate import maybe_compile, precision_context
+from ._accelerate import maybe_compile, precision_context, thread_limit
 from ._inference import InferenceMixin
-from ._loop import TrainContext, TrainingLoop, TrainingStep
+from ._loop import TrainContext, TrainingLoop, TrainingStep, fit_callbacks
 from ._persistence import PersistenceMixin, load, restore_estimator
-from .callbacks import Checkpoint, EarlyStopping, PrintLog, ProgressBar
+from .callbacks import Checkpoint
 from .exceptions import TrainingDivergedError
 from .utils.torch_utils import (
     RandomStreams,
@@ -118,6 +118,14 @@ class BaseSSLTransformer(InferenceMixin, PersistenceMixin, TransformerMixin, Bas
         How a 3-D array is read: ``(n_series, n_timestamps, n_channels)`` (tslearn,
         the official code) or ``(n_series, n_channels, n_timestamps)`` (aeon, sktime,
         tsai).  ``transform`` reads the layout seen in ``fit``.
+    n_threads : int, default=None
+        torch's intra-op CPU threads during ``fit``, ``transform`` and ``encode``,
+        restored to the previous count when the call returns or raises; None leaves
+        torch's setting alone.  torch's OpenMP threads spin while they wait for each
+        other, so when other processes hold cores two threads on a 2-core machine run
+        10-30x slower (``docs/performance.md``, "Shared machines"); ``n_threads=1``
+        avoids that without changing global state.  (``OMP_WAIT_POLICY=PASSIVE`` is
+        the alternative, but it must be set before torch is imported.)
 
     Attributes
     ----------
@@ -166,6 +174,7 @@ class BaseSSLTransformer(InferenceMixin, PersistenceMixin, TransformerMixin, Bas
         "callbacks": [list, None],
         "sync_batchnorm": ["boolean"],
         "input_layout": [StrOptions({"channels_last", "channels_first"})],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
     _valid_levels: tuple[str, ...] = ("instance", "timestamp")
     # Methods whose published encoder is a running average of the iterates set this.
@@ -274,13 +283,17 @@ class BaseSSLTransformer(InferenceMixin, PersistenceMixin, TransformerMixin, Bas
             The device ran out of memory; the message names the parameters to lower.
         """
         self._validate_params()
+        with thread_limit(self.n_threads):
+            return self._fit(X, checkpoint)
+
+    def _fit(self, X, checkpoint):
         self._check_level()
         warm = self.warm_start and hasattr(self, "module_")
         X = check_time_series(
             X, n_channels=self.n_channels_ if warm else None, estimator=self,
             min_timestamps=self._min_length(True), layout=self.input_layout, reset=True,
         )
-        callbacks = self._fit_callbacks(checkpoint)
+        callbacks = fit_callbacks(self, checkpoint)
         saved = next((cb for cb in callbacks if isinstance(cb, Checkpoint)), None)
         resume = saved.read(self, X) if saved is not None else None
         start = time.perf_counter()
@@ -305,30 +318,6 @@ class BaseSSLTransformer(InferenceMixin, PersistenceMixin, TransformerMixin, Bas
                 f"level={level!r} is not supported by {type(self).__name__}; "
                 f"choose one of {self._valid_levels}."
             )
-
-    def _fit_callbacks(self, checkpoint) -> list:
-        """Copies of ``callbacks`` plus the shortcuts' callbacks; checkpoints run last."""
-        callbacks = copy.deepcopy(list(self.callbacks or []))
-        for cb in callbacks:
-            missing = [h for h in ("on_fit_start", "state_dict") if not hasattr(cb, h)]
-            if missing:
-                raise TypeError(
-                    f"callbacks must be sslts.callbacks.Callback instances; {cb!r} has no "
-                    f"{missing}. Subclass Callback and override the hooks you need."
-                )
-        if self.n_iter_no_change is not None:
-            callbacks.append(EarlyStopping(patience=self.n_iter_no_change, tol=self.tol))
-        if self.verbose >= 2:
-            callbacks.append(ProgressBar())
-        elif self.verbose:
-            callbacks.append(PrintLog())
-        if checkpoint is not None:
-            callbacks.append(copy.deepcopy(
-                checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint(checkpoint)
-            ))
-        if sum(isinstance(cb, Checkpoint) for cb in callbacks) > 1:
-            raise ValueError("Pass at most one Checkpoint (in callbacks or to fit).")
-        return sorted(callbacks, key=lambda cb: isinstance(cb, Checkpoint))
 
     def _initialise(self, X: np.ndarray) -> None:
         self.device_ = resolve_device(self.device)
@@ -448,10 +437,14 @@ class BaseSSLTransformer(InferenceMixin, PersistenceMixin, TransformerMixin, Bas
 
     def _out_of_memory_message(self) -> str:
         params = self.get_params(deep=False)
-        named = [f"{k}={params[k]}" for k in self._memory_params if params.get(k) is not None]
+        known = [k for k in self._memory_params if k in params]
+        unset = [k for k in known if params[k] is None]  # None is unbounded: set it
+        lower = [k for k in known if k not in unset]
+        advice = " or ".join(f"{verb} {' or '.join(ks)}" for verb, ks in
+                             (("Lower", lower), ("set", unset)) if ks)
         return (
             f"{type(self).__name__}.fit ran out of {self.device_} memory with "
-            f"{', '.join(named)}. Lower {' or '.join(k.split('=')[0] for k in named)} "
+            f"{', '.join(f'{k}={params[k]}' for k in known)}. {advice} "
             "(or train on the CPU); the weights of the last complete epoch were kept."
         )
 

@@ -40,9 +40,11 @@ class IARSTransformer(TS2VecTransformer):
         How often a new level is drawn: once per epoch (the paper) or before every
         optimiser step (the official code).
     output_dims, hidden_dims, depth, alpha, temporal_unit, max_train_length, \
-mask_p, dropout, n_epochs, n_iters, batch_size, lr, weight_decay, level, device, \
-random_state, verbose, warm_start, n_iter_no_change, tol, precision, compile
-        As in :class:`TS2VecTransformer`, with the same defaults.
+loss_chunk_size, mask_p, dropout, n_epochs, n_iters, batch_size, lr, weight_decay, \
+level, device, random_state, verbose, warm_start, n_iter_no_change, tol, precision, \
+compile, n_threads
+        As in :class:`TS2VecTransformer`, with the same defaults.  ``loss_chunk_size``
+        applies to the trained level's loss and to the losses measured for selection.
 
     Attributes
     ----------
@@ -154,6 +156,7 @@ n_iter_, n_epochs_, fit_time_
         alpha=0.5,
         temporal_unit=0,
         max_train_length=3000,
+        loss_chunk_size=None,
         mask_p=0.5,
         dropout=0.1,
         n_epochs=None,
@@ -174,15 +177,18 @@ n_iter_, n_epochs_, fit_time_
         callbacks=None,
         sync_batchnorm=False,
         input_layout="channels_last",
+        n_threads=None,
     ):
         super().__init__(
             output_dims=output_dims, hidden_dims=hidden_dims, depth=depth, alpha=alpha,
-            temporal_unit=temporal_unit, max_train_length=max_train_length, mask_p=mask_p,
+            temporal_unit=temporal_unit, max_train_length=max_train_length,
+            loss_chunk_size=loss_chunk_size, mask_p=mask_p,
             dropout=dropout, n_epochs=n_epochs, n_iters=n_iters, batch_size=batch_size,
             lr=lr, drop_last=drop_last, weight_decay=weight_decay, level=level,
             device=device, random_state=random_state, verbose=verbose, warm_start=warm_start,
             n_iter_no_change=n_iter_no_change, tol=tol, precision=precision, compile=compile,
             callbacks=callbacks, sync_batchnorm=sync_batchnorm, input_layout=input_layout,
+            n_threads=n_threads,
         )
         self.backbone = backbone
         self.selection = selection
@@ -208,15 +214,20 @@ n_iter_, n_epochs_, fit_time_
     # -- training -----------------------------------------------------------
     def training_step(self, module, batch, ctx):
         out1, out2 = self._encode_views(module, batch, ctx.rng)
+        chunk = self.loss_chunk_size
         if not ctx.training:  # a held-out loss comparable across periods: every level
-            return hierarchical_contrastive_loss(out1, out2, self.alpha, self.temporal_unit)
+            return hierarchical_contrastive_loss(
+                out1, out2, self.alpha, self.temporal_unit, chunk_size=chunk
+            )
         period = ctx.state["period"]
         if period["step"] == 0:
             period["level"] = self._draw_level(self._level_generator(ctx.rng))
             self.resolution_history_.append(period["level"])
         # A crop shorter than 2**r' trains its coarsest level (length 1).
         level = min(period["level"], out1.shape[1].bit_length() - 1)
-        loss = single_level_loss(out1, out2, level, self.alpha, self.temporal_unit)
+        loss = single_level_loss(
+            out1, out2, level, self.alpha, self.temporal_unit, chunk_size=chunk
+        )
         period["step"] += 1
         # The scorer reads the losses of the period's last step only.
         if self.selection_frequency == "iteration" or ctx.is_last_step_of_epoch:
@@ -236,7 +247,8 @@ n_iter_, n_epochs_, fit_time_
         if self.selection == "paper" and others:  # uniform needs no scores
             with torch.no_grad():
                 every = level_losses(
-                    out1.detach(), out2.detach(), self.alpha, self.temporal_unit, others
+                    out1.detach(), out2.detach(), self.alpha, self.temporal_unit, others,
+                    chunk_size=self.loss_chunk_size,
                 )
             losses.update({r: every[r] for r in others})
         levels = sorted(losses)

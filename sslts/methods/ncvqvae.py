@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from .._accelerate import thread_limit
 from .._inference import encode_in_batches, inference_batch_size
 from ..base import BaseSSLTransformer
 from ..encoders.quantize import VectorQuantizer, code_usage, perplexity
@@ -125,7 +126,7 @@ class NCVQVAETransformer(BaseSSLTransformer):
         vector per time step, shape ``(n_series, n_timestamps, output_dims)``: time
         step ``t`` gets its latent column (see Notes), averaged over frequency.
     device, random_state, verbose, warm_start, n_iter_no_change, tol, precision, \
-compile, callbacks, sync_batchnorm, input_layout
+compile, callbacks, sync_batchnorm, input_layout, n_threads
         As in :class:`~sslts.base.BaseSSLTransformer`.
 
     Attributes
@@ -258,6 +259,7 @@ n_epochs_, fit_time_, callbacks_
         callbacks=None,
         sync_batchnorm=False,
         input_layout="channels_last",
+        n_threads=None,
     ):
         self.ssl = ssl
         self.augmentation = augmentation
@@ -290,6 +292,7 @@ n_epochs_, fit_time_, callbacks_
         self.callbacks = callbacks
         self.sync_batchnorm = sync_batchnorm
         self.input_layout = input_layout
+        self.n_threads = n_threads
 
     # -- the network -------------------------------------------------------
     def _build_module(self, n_channels):
@@ -479,8 +482,9 @@ n_epochs_, fit_time_, callbacks_
         )
         module = self._inference_module().to(self.device_).eval()
         batch_size = inference_batch_size(X.shape[1], self.output_dims)
-        return encode_in_batches(lambda b: fn(module, b), X, batch_size, self.device_,
-                                 self._precision, name=type(self).__name__)
+        with thread_limit(self.n_threads):
+            return encode_in_batches(lambda b: fn(module, b), X, batch_size, self.device_,
+                                     self._precision, name=type(self).__name__)
 
 
 class _NCVQVAENetwork(nn.Module):

@@ -110,6 +110,11 @@ class SelfTimeTransformer(BaseSSLTransformer):
     input_layout : {"channels_last", "channels_first"}, default="channels_last"
         Whether 3-D input is ``(n_series, n_timestamps, n_channels)`` or
         ``(n_series, n_channels, n_timestamps)`` (aeon, sktime).
+    n_threads : int, default=None
+        torch's CPU threads during ``fit``, ``transform`` and ``encode`` (restored
+        afterwards); None leaves torch's setting alone.  ``n_threads=1`` avoids the
+        10-30x slowdown of spinning OpenMP threads on a busy machine (see
+        :class:`~sslts.base.BaseSSLTransformer`).
 
     Attributes
     ----------
@@ -229,6 +234,7 @@ class SelfTimeTransformer(BaseSSLTransformer):
         callbacks=None,
         sync_batchnorm=False,
         input_layout="channels_last",
+        n_threads=None,
     ):
         self.output_dims = output_dims
         self.n_views = n_views
@@ -254,6 +260,7 @@ class SelfTimeTransformer(BaseSSLTransformer):
         self.callbacks = callbacks
         self.sync_batchnorm = sync_batchnorm
         self.input_layout = input_layout
+        self.n_threads = n_threads
 
     # -- the method -------------------------------------------------------
     def _uses(self, task: str) -> bool:

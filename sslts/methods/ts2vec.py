@@ -43,6 +43,14 @@ class TS2VecTransformer(BaseSSLTransformer):
     max_train_length : int or None, default=3000
         Series of at least twice this length are cut into sections for training,
         and every batch is trained on a random window of this length.
+    loss_chunk_size : int or None, default=None
+        Compute the contrastive loss from blocks of this many rows of its similarity
+        matrices: the same value and gradient up to float rounding, in memory
+        O(batch_size * loss_chunk_size * T) instead of O(batch_size * T**2) for crops
+        of T steps, for a little more time.  Measured at T = 3000 (batch 8, 320
+        dimensions, CPU): ``loss_chunk_size=256`` cut the loss's peak memory from
+        1.7 GB to 0.26 GB at 1.19x its time (``docs/performance.md``).  It pays on
+        long crops (a large ``max_train_length``); None computes whole matrices.
     mask_p : float, default=0.5
         Probability that a timestamp is kept by the training mask.
     dropout : float, default=0.1
@@ -91,6 +99,11 @@ class TS2VecTransformer(BaseSSLTransformer):
     input_layout : {"channels_last", "channels_first"}, default="channels_last"
         Whether 3-D input is ``(n_series, n_timestamps, n_channels)`` or
         ``(n_series, n_channels, n_timestamps)`` (aeon, sktime).
+    n_threads : int, default=None
+        torch's CPU threads during ``fit``, ``transform`` and ``encode`` (restored
+        afterwards); None leaves torch's setting alone.  ``n_threads=1`` avoids the
+        10-30x slowdown of spinning OpenMP threads on a busy machine (see
+        :class:`~sslts.base.BaseSSLTransformer`).
 
     Attributes
     ----------
@@ -159,11 +172,13 @@ class TS2VecTransformer(BaseSSLTransformer):
         "alpha": [Interval(Real, 0, 1, closed="both")],
         "temporal_unit": [Interval(Integral, 0, None, closed="left")],
         "max_train_length": [Interval(Integral, 2, None, closed="left"), None],
+        "loss_chunk_size": [Interval(Integral, 1, None, closed="left"), None],
         "mask_p": [Interval(Real, 0, 1, closed="right")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
     }
     _average_weights = True
+    _memory_params = ("batch_size", "max_train_length", "loss_chunk_size")
 
     def __init__(
         self,
@@ -174,6 +189,7 @@ class TS2VecTransformer(BaseSSLTransformer):
         alpha=0.5,
         temporal_unit=0,
         max_train_length=3000,
+        loss_chunk_size=None,
         mask_p=0.5,
         dropout=0.1,
         n_epochs=None,
@@ -194,6 +210,7 @@ class TS2VecTransformer(BaseSSLTransformer):
         callbacks=None,
         sync_batchnorm=False,
         input_layout="channels_last",
+        n_threads=None,
     ):
         self.output_dims = output_dims
         self.hidden_dims = hidden_dims
@@ -201,6 +218,7 @@ class TS2VecTransformer(BaseSSLTransformer):
         self.alpha = alpha
         self.temporal_unit = temporal_unit
         self.max_train_length = max_train_length
+        self.loss_chunk_size = loss_chunk_size
         self.mask_p = mask_p
         self.dropout = dropout
         self.n_epochs = n_epochs
@@ -221,6 +239,7 @@ class TS2VecTransformer(BaseSSLTransformer):
         self.callbacks = callbacks
         self.sync_batchnorm = sync_batchnorm
         self.input_layout = input_layout
+        self.n_threads = n_threads
 
     # -- the method -------------------------------------------------------
     def _build_module(self, n_channels):
@@ -259,7 +278,9 @@ class TS2VecTransformer(BaseSSLTransformer):
 
     def training_step(self, module, batch, ctx):
         out1, out2 = self._encode_views(module, batch, ctx.rng)
-        return hierarchical_contrastive_loss(out1, out2, self.alpha, self.temporal_unit)
+        return hierarchical_contrastive_loss(
+            out1, out2, self.alpha, self.temporal_unit, chunk_size=self.loss_chunk_size
+        )
 
     def _embed(self, module, batch, level):
         out = module(batch)

@@ -110,7 +110,7 @@ class InfoNCETransformer(TwoViewMethod, BaseSSLTransformer):
         n_iters=None, lr=1e-3, drop_last=True, level="instance", device="auto",
         random_state=None, verbose=0, warm_start=False, n_iter_no_change=None, tol=1e-4,
         precision="float32", compile=False, callbacks=None, sync_batchnorm=False,
-        input_layout="channels_last",
+        input_layout="channels_last", n_threads=None,
     ):
         store_init_arguments(self, locals())
 
@@ -205,7 +205,7 @@ class BarlowTwinsTransformer(TwoViewMethod, BaseSSLTransformer):
         n_epochs=None, n_iters=None, lr=1e-3, drop_last=True,
         level="instance", device="auto", random_state=None, verbose=0, warm_start=False,
         n_iter_no_change=None, tol=1e-4, precision="float32", compile=False, callbacks=None,
-        sync_batchnorm=False, input_layout="channels_last",
+        sync_batchnorm=False, input_layout="channels_last", n_threads=None,
     ):
         store_init_arguments(self, locals())
 
@@ -305,7 +305,7 @@ class VIbCRegTransformer(TwoViewMethod, BaseSSLTransformer):
         crop_ratio=0.5, pooling="mean", n_epochs=None, n_iters=None, lr=1e-3, drop_last=True,
         level="instance", device="auto", random_state=None, verbose=0, warm_start=False,
         n_iter_no_change=None, tol=1e-4, precision="float32", compile=False, callbacks=None,
-        sync_batchnorm=False, input_layout="channels_last",
+        sync_batchnorm=False, input_layout="channels_last", n_threads=None,
     ):
         store_init_arguments(self, locals())
 

@@ -394,6 +394,11 @@ SHARED_PARAMETERS_DOC = """\
     input_layout : {"channels_last", "channels_first"}, default="channels_last"
         Whether 3-D input is ``(n_series, n_timestamps, n_channels)`` or
         ``(n_series, n_channels, n_timestamps)``.
+    n_threads : int, default=None
+        torch's CPU threads during ``fit``, ``transform`` and ``encode`` (restored
+        afterwards); None leaves torch's setting alone.  ``n_threads=1`` avoids the
+        10-30x slowdown of spinning OpenMP threads on a busy machine (see
+        :class:`~sslts.base.BaseSSLTransformer`).
 
     Attributes
     ----------
