@@ -283,7 +283,8 @@ class BaseSSLTransformer(InferenceMixin, PersistenceMixin, TransformerMixin, Bas
             The device ran out of memory; the message names the parameters to lower.
         """
         self._validate_params()
-        with thread_limit(self.n_threads):
+        # getattr: subclasses written before n_threads existed do not declare it.
+        with thread_limit(getattr(self, "n_threads", None)):
             return self._fit(X, checkpoint)
 
     def _fit(self, X, checkpoint):
