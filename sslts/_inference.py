@@ -110,8 +110,8 @@ class InferenceMixin:
     """``transform``, ``encode`` and feature names of :class:`~sslts.base.BaseSSLTransformer`.
 
     Relies on the estimator's ``_embed``, ``_inference_module``, ``_min_length``,
-    ``_n_features_out_for``, ``_check_level``, ``_precision`` and ``_accelerated``, and
-    runs under the estimator's ``n_threads``.
+    ``_min_length_source``, ``_n_features_out_for``, ``_check_level``, ``_precision``
+    and ``_accelerated``, and runs under the estimator's ``n_threads``.
     """
 
     def transform(self, X):
@@ -230,6 +230,7 @@ class InferenceMixin:
         X = check_time_series(
             X, n_channels=self.n_channels_, estimator=self,
             min_timestamps=self._min_length(False),
+            min_timestamps_source=self._min_length_source(False),
             layout=getattr(self, "input_layout_", "channels_last"), reset=False,
         )
         if batch_size is None:

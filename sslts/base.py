@@ -12,7 +12,8 @@ method subclass declares what its paper's method section describes:
 - optionally the loop hooks ``on_fit_start``, ``on_epoch_start``, ``on_step_end``,
   ``on_epoch_end``, ``on_fit_end`` and the builders ``_default_budget``,
   ``_prepare_training_data``, ``_make_optimizer``, ``_make_scheduler``,
-  ``_min_length``, ``_n_features_out_for`` and ``_valid_levels``.
+  ``_min_length`` (with ``_min_length_source``), ``_n_features_out_for`` and
+  ``_valid_levels``.
 
 ``docs/new_method.md`` walks through a complete method written on these hooks.
 
@@ -251,6 +252,14 @@ class BaseSSLTransformer(InferenceMixin, PersistenceMixin, TransformerMixin, Bas
         """Fewest time steps ``fit`` (``training=True``) or ``transform`` accepts."""
         return 1
 
+    def _min_length_source(self, training: bool) -> str | None:
+        """The parameter setting that imposes ``_min_length``, e.g. ``"views='warp'"``.
+
+        The error for shorter series names it, so that the user knows what to change;
+        a method whose ``_min_length`` exceeds 1 step must override it.
+        """
+        return None
+
     # ------------------------------------------------------------- public API
     def fit(self, X, y=None, *, checkpoint=None):
         """Train the self-supervised encoder on ``X``.
@@ -292,7 +301,9 @@ class BaseSSLTransformer(InferenceMixin, PersistenceMixin, TransformerMixin, Bas
         warm = self.warm_start and hasattr(self, "module_")
         X = check_time_series(
             X, n_channels=self.n_channels_ if warm else None, estimator=self,
-            min_timestamps=self._min_length(True), layout=self.input_layout, reset=True,
+            min_timestamps=self._min_length(True),
+            min_timestamps_source=self._min_length_source(True), layout=self.input_layout,
+            reset=True,
         )
         callbacks = fit_callbacks(self, checkpoint)
         saved = next((cb for cb in callbacks if isinstance(cb, Checkpoint)), None)

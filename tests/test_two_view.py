@@ -408,6 +408,17 @@ def test_views_need_their_minimum_length():
     est.fit(_X(T=5))
 
 
+@pytest.mark.parametrize("views, need", [("warp", 5), ("slice", 4)])
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_minimum_length_error_names_time_steps_and_views(cls, views, need):
+    """Also for 2-D input, whose columns scikit-learn's wording calls features."""
+    short = _X(T=need - 1)
+    expected = rf"at least {need} time step\(s\) with views='{views}' \(the views 'neighbour'"
+    for X in (short, short[:, :, 0]):
+        with pytest.raises(ValueError, match=expected):
+            tiny(cls, views=views).fit(X)
+
+
 def test_factory_encoder_pickles_and_is_not_saved_silently(tmp_path):
     est = tiny(VIbCRegTransformer, encoder=ChannelsLast, encoder_params=None).fit(_X())
     copy = pickle.loads(pickle.dumps(est))

@@ -64,13 +64,24 @@ def test_shapes(X, message):
 
 
 def test_min_timestamps_names_the_minimum_for_2d_and_3d_input():
-    with pytest.raises(ValueError, match=r"3 feature\(s\) \(shape=\(2, 3\)\) while a minimum of 4"):
+    # 2-D input keeps scikit-learn's "feature(s)" (its common checks look for it) but
+    # says that they are time steps.
+    with pytest.raises(ValueError, match=r"3 timestamp\(s\) \(shape=\(2, 3\): its 3 feature\(s\) "
+                       r"are time steps\) while a minimum of 4 is required by sslts"):
         check_time_series(np.ones((2, 3)), min_timestamps=4)
     with pytest.raises(ValueError, match=r"3 timestamp\(s\) .*minimum of 4 is required by sslts"):
         check_time_series(np.ones((2, 3, 2)), min_timestamps=4)
     with pytest.raises(ValueError, match="minimum of 4"):
         check_time_series([[1, 2, 3], [1, 2]], min_timestamps=4)
     assert check_time_series(np.ones((2, 4)), min_timestamps=4).shape == (2, 4, 1)
+
+
+@pytest.mark.parametrize("X", [np.ones((2, 3)), np.ones((2, 3, 1))], ids=["2d", "3d"])
+def test_min_timestamps_error_names_time_steps_and_the_parameter(X):
+    with pytest.raises(ValueError, match=r"at least 4 time step\(s\) with min_timestamps=4\."):
+        check_time_series(X, min_timestamps=4)
+    with pytest.raises(ValueError, match=r"at least 4 time step\(s\) with patch_len=4\. Use "):
+        check_time_series(X, min_timestamps=4, min_timestamps_source="patch_len=4")
 
 
 def test_channel_count_must_match():

@@ -478,6 +478,7 @@ n_epochs_, fit_time_, callbacks_
         X = check_time_series(
             X, n_channels=self.n_channels_, estimator=self,
             min_timestamps=self._min_length(False),
+            min_timestamps_source=self._min_length_source(False),
             layout=getattr(self, "input_layout_", "channels_last"), reset=False,
         )
         module = self._inference_module().to(self.device_).eval()

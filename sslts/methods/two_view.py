@@ -48,6 +48,9 @@ class InfoNCETransformer(TwoViewMethod, BaseSSLTransformer):
         How the positives are made (:func:`sslts.views.make_views`): temporal
         neighbours, or an augmentation pipeline by name, or
         ``views(x, generator) -> (view1, view2)``.
+        ``"warp"`` needs series of at least 5 time steps and ``"slice"`` at least 4
+        (``fit`` refuses shorter ones, naming ``views``); the other views, and
+        ``transform``, take any length.
     batch_size : int, default=64
         Series per step (at least 2).
     weight_decay : float, default=0.0
@@ -152,6 +155,9 @@ class BarlowTwinsTransformer(TwoViewMethod, BaseSSLTransformer):
         amplitude scaling, vertical shift; both views augmented), NC-VQVAE's sets
         (the series against one augmented view), temporal neighbours, or
         ``views(x, generator) -> (view1, view2)``.
+        ``"warp"`` needs series of at least 5 time steps and ``"slice"`` at least 4
+        (``fit`` refuses shorter ones, naming ``views``); the other views, and
+        ``transform``, take any length.
     batch_size : int, default=128
         Series per step (NC-VQVAE's; the VIbCReg repository uses 256).
     weight_decay : float, default=1e-5
@@ -249,6 +255,9 @@ class VIbCRegTransformer(TwoViewMethod, BaseSSLTransformer):
         The augmentations (:func:`sslts.views.make_views`): VIbCReg's (random crop,
         amplitude scaling, vertical shift; both views augmented), NC-VQVAE's sets,
         temporal neighbours, or ``views(x, generator) -> (view1, view2)``.
+        ``"warp"`` needs series of at least 5 time steps and ``"slice"`` at least 4
+        (``fit`` refuses shorter ones, naming ``views``); the other views, and
+        ``transform``, take any length.
     batch_size : int, default=128
         Series per step (the official value is 256).
     weight_decay : float, default=1e-5

@@ -249,6 +249,10 @@ class TwoViewMethod:
     def _min_length(self, training):
         return min_view_length(self.views) if training else 1
 
+    def _min_length_source(self, training):
+        any_length = ", ".join(repr(v) for v in VIEWS if min_view_length(v) == 1)
+        return f"views={self.views!r} (the views {any_length} take any length)"
+
     def _prepare_training_data(self, X):
         if len(X) < 2:
             raise ValueError(

@@ -191,6 +191,7 @@ def check_time_series(
     estimator=None,
     dtype=np.float32,
     min_timestamps: int = 1,
+    min_timestamps_source: str | None = None,
     layout: str = "channels_last",
     reset: bool | None = None,
 ) -> np.ndarray:
@@ -216,7 +217,11 @@ def check_time_series(
         Output dtype.
     min_timestamps : int, default=1
         Fewest time steps the (padded) array must have, e.g. an estimator's patch
-        length.  The error names this minimum.
+        length.  The error names this minimum, in time steps for 2-D input too.
+    min_timestamps_source : str, default=None
+        The parameter setting that imposes ``min_timestamps``, e.g. ``"views='warp'"``;
+        the error names it (``"min_timestamps=<n>"`` when None and the minimum is above
+        one step).
     layout : {"channels_last", "channels_first"}, default="channels_last"
         Axis order of 3-D arrays and of 2-D list elements (2-D arrays are always
         ``(n_series, n_timestamps)``, DataFrames carry their own layout).
@@ -270,11 +275,11 @@ def check_time_series(
         ensure_all_finite="allow-nan",
         allow_nd=True,
         ensure_2d=True,
-        ensure_min_features=min_timestamps,  # applies to 2-D input only
         estimator=estimator,
         input_name="X",
     )
-    if X.ndim == 2:
+    two_d = X.ndim == 2
+    if two_d:
         X = X[:, :, None]
     elif X.ndim != 3:
         raise ValueError(
@@ -285,7 +290,8 @@ def check_time_series(
         raise ValueError(f"{name} got X with 0 channels (shape {X.shape}).")
     if ambiguous and reset is not False and X.shape[1] < X.shape[2]:
         _warn_layout(X.shape, layout, name)
-    _check_min_timestamps(X, min_timestamps, name)
+    _check_min_timestamps(X[:, :, 0] if two_d else X, min_timestamps, min_timestamps_source,
+                          name)
     _check_n_channels(X, n_channels, layout, name)
     _check_values(X, dtype)
     return np.array(X, dtype=dtype, copy=True, order="C")
@@ -375,15 +381,23 @@ def _check_values(X: np.ndarray, dtype) -> None:
         )
 
 
-def _check_min_timestamps(X: np.ndarray, min_timestamps: int, name: str) -> None:
+def _check_min_timestamps(X: np.ndarray, min_timestamps: int, source: str | None,
+                          name: str) -> None:
     # The wording contains scikit-learn's "Found array with ... while a minimum of ..."
-    # so that generic tooling recognises it; for time series the features are steps.
-    if X.shape[1] < min_timestamps:
-        raise ValueError(
-            f"Found array with {X.shape[1]} timestamp(s) (shape={X.shape}) while a minimum "
-            f"of {min_timestamps} is required by {name}: every series must have at least "
-            f"{min_timestamps} time steps with these parameters."
-        )
+    # so that generic tooling recognises it; for time series the features are steps,
+    # and a 2-D X (one series per row) keeps scikit-learn's "feature(s)" beside them.
+    if X.shape[1] >= min_timestamps:
+        return
+    steps = X.shape[1]
+    columns = f": its {steps} feature(s) are time steps" if X.ndim == 2 else ""
+    if source is None and min_timestamps > 1:
+        source = f"min_timestamps={min_timestamps}"
+    advice = f" with {source}. Use longer series or change that setting." if source else "."
+    raise ValueError(
+        f"Found array with {steps} timestamp(s) (shape={X.shape}{columns}) while a minimum "
+        f"of {min_timestamps} is required by {name}: every series must have at least "
+        f"{min_timestamps} time step(s){advice}"
+    )
 
 
 def check_finite_embeddings(X: np.ndarray, Z: np.ndarray, *, estimator=None) -> None:
