@@ -229,11 +229,15 @@ def read_rows(paths: list[str]) -> list[dict]:
     """The rows of earlier runs' CSVs, typed as :func:`main` records them."""
     typed = {"seed": int, "n_iter": int, "n_train": int, "n_test": int, "length": int,
              "accuracy": float, "fit_seconds": float, "transform_seconds": float}
-    rows = []
+    rows, seen = [], set()
     for path in paths:
         with open(path, newline="") as fh:
             for row in csv.DictReader(fh):
-                rows.append({k: typed.get(k, str)(v) for k, v in row.items() if v != ""})
+                # Every part records the 1-NN baselines of its datasets: keep them once.
+                key = tuple(row[k] for k in ("part", "dataset", "method", "seed", "protocol"))
+                if key not in seen:
+                    seen.add(key)
+                    rows.append({k: typed.get(k, str)(v) for k, v in row.items() if v != ""})
     return rows
 
 
