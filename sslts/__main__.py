@@ -38,11 +38,14 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=0)
+    parser.add_argument("--n-threads", type=int, default=None,
+                        help="torch CPU threads during fit/transform (1 on a busy machine)")
     args = parser.parse_args(argv)
 
     X_train, y_train, X_test, y_test = load_dataset(args.dataset, data_home=args.data_home)
     X_train, X_test = ts2vec_normalise(args.dataset, X_train, X_test)
-    params = {"device": args.device, "random_state": args.seed, "verbose": args.verbose}
+    params = {"device": args.device, "random_state": args.seed, "verbose": args.verbose,
+              "n_threads": args.n_threads}
     if args.n_iters is not None:
         params["n_iters"] = args.n_iters
     if args.n_epochs is not None:

@@ -24,3 +24,20 @@ def test_main_job_rejects_unknown_method():
         timeout=120,
     )
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_main_job_passes_n_threads_to_the_estimator(monkeypatch, capsys):
+    from sslts import TS2VecTransformer
+    from sslts.__main__ import main
+
+    seen = []
+    original = TS2VecTransformer.fit
+
+    def fit(self, X, *args, **kwargs):
+        seen.append(self.n_threads)
+        return original(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(TS2VecTransformer, "fit", fit)
+    assert main(["--dataset", "GunPoint", "--n-iters", "2", "--device", "cpu",
+                 "--n-threads", "1"]) == 0
+    assert seen == [1] and "accuracy:" in capsys.readouterr().out
