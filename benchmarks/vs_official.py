@@ -196,6 +196,30 @@ def summary(rows: list[dict]) -> pd.DataFrame:
     return out
 
 
+def paired_differences(rows: list[dict]) -> list[str]:
+    """Report lines: per method, the mean paired score difference sslts - official.
+
+    Pairs are (dataset, seed) runs where both codes finished; the standard error is
+    that of the mean of the paired differences.
+    """
+    df = pd.DataFrame([r for r in rows if "error" not in r])
+    if df.empty:
+        return []
+    lines = ["", "Paired score difference sslts - official over (dataset, seed) pairs "
+             "(mean, standard error of the mean, pairs; for MSE lower is better):", ""]
+    for method, part in df.groupby("method"):
+        wide = part.pivot_table(index=["dataset", "seed"], columns="code", values="score")
+        if not {"official", "sslts"} <= set(wide.columns):
+            continue
+        diff = (wide["sslts"] - wide["official"]).dropna()
+        for dataset, d in [("all but ETTh1", diff.drop("ETTh1", level=0, errors="ignore"))] + [
+                (name, diff.xs(name, level=0)) for name in diff.index.unique(0)]:
+            if len(d):
+                se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+                lines.append(f"- {method} {dataset}: {d.mean():+.4f} (SE {se:.4f}, {len(d)})")
+    return lines
+
+
 def write_results(rows: list[dict], out: Path, args) -> None:
     out.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(out / "vs_official.csv", index=False)
@@ -221,6 +245,7 @@ def write_results(rows: list[dict], out: Path, args) -> None:
         for (method, dataset), r in table.iterrows():
             cells = [f"{v:.3g}" if isinstance(v, float) else str(v) for v in r]
             lines.append(f"| {method} | {dataset} | " + " | ".join(cells) + " |")
+    lines += paired_differences(rows)
     errors = [r for r in rows if "error" in r]
     if errors:
         lines += ["", "Failed runs:"] + [f"- {r['method']} {r['dataset']} seed {r['seed']} "
@@ -230,14 +255,25 @@ def write_results(rows: list[dict], out: Path, args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
+    parser.add_argument("--seeds", type=int, default=3, help="number of seeds")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds are first-seed, first-seed + 1, ... (to split a run)")
     parser.add_argument("--methods", nargs="+", default=list(DATASETS))
-    parser.add_argument("--datasets", nargs="+", default=None, help="restrict the datasets")
+    parser.add_argument("--datasets", nargs="+", default=None,
+                        help="datasets instead of the method's list (any shared UCR/UEA name)")
     parser.add_argument("--quick", action="store_true",
                         help="GunPoint, one seed, tiny budgets: an end-to-end smoke run")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--merge", nargs="+", metavar="CSV",
+                        help="write the report from the vs_official.csv files of runs split "
+                             "over cores (e.g. one per method, each with its own --out)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.merge:
+        rows = pd.concat([pd.read_csv(f) for f in args.merge]).to_dict("records")
+        write_results([{k: v for k, v in r.items() if not pd.isna(v)} for r in rows],
+                      Path(args.out), args)
+        return
     if args.child:
         spec = json.loads(args.child)
         print(json.dumps(run_child(spec["method"], spec["code"], spec["dataset"], spec["seed"],
@@ -247,14 +283,14 @@ def main() -> None:
         print(f"{PEERS} is absent: no official code to compare against; nothing to do.")
         return
     budgets = QUICK_BUDGET if args.quick else BUDGET
-    seeds = range(1 if args.quick else args.seeds)
+    seeds = range(args.first_seed, args.first_seed + (1 if args.quick else args.seeds))
     rows = []
     for method in args.methods:
         if not (PEERS / method).is_dir():
             print(f"skipping {method}: {PEERS / method} is absent")
             continue
-        names = ["GunPoint"] if args.quick else DATASETS[method]
-        for dataset in [n for n in names if args.datasets is None or n in args.datasets]:
+        names = ["GunPoint"] if args.quick else args.datasets or DATASETS[method]
+        for dataset in names:
             for seed in seeds:
                 order = ("official", "sslts") if seed % 2 == 0 else ("sslts", "official")
                 for code in order:
