@@ -146,9 +146,10 @@ def timedrl_run(X: np.ndarray, *, n_epochs: int, batch_size: int, seed: int, dev
 
     Channel-mixing tokens (a circular kernel-3 convolution embeds each patch, fixed
     sinusoidal positions) and the [CLS] instance embedding, as in the official
-    classification configs; AdamW with the ``type1`` schedule (learning rate halved
-    after every epoch); loss = patch MSE of both views + ``lambda_`` x the symmetric
-    negative cosine between each view's predicted and the other's stopped [CLS].
+    classification configs; AdamW with the ``type1`` schedule (epochs 1 and 2 at
+    ``lr``, then halved after every epoch), the last partial batch of an epoch kept as
+    the official classification loader does; loss = patch MSE of both views +
+    ``lambda_`` x the symmetric negative cosine between each view's predicted and the other's stopped [CLS].
     """
     _stub_missing_tsai()
     mods = import_official("timedrl", ["models.TimeDRL", "layers.Embed"])
@@ -170,10 +171,12 @@ def timedrl_run(X: np.ndarray, *, n_epochs: int, batch_size: int, seed: int, dev
         gen = torch.Generator().manual_seed(seed)
         model.train()
         for epoch in range(n_epochs):
-            for g in optimizer.param_groups:
-                g["lr"] = lr * 0.5**epoch
+            for g in optimizer.param_groups:  # utils/tools.py "type1", epochs from 1
+                g["lr"] = lr * 0.5 ** max(0, epoch - 1)
             order = torch.randperm(len(data), generator=gen)
-            for start in range(0, len(data) - batch_size + 1, batch_size):
+            # The classification loader keeps the last partial batch (drop_last=False);
+            # a single leftover series is skipped, as sslts does (no batch statistics).
+            for start in range(0, len(data) - 1, batch_size):
                 x = data[order[start : start + batch_size]].to(device)
                 optimizer.zero_grad()
                 _, _, pred1, pred2, i1, i2, i1_pred, i2_pred = model(x)

@@ -118,7 +118,8 @@ def make_run(method: str, code: str, X: np.ndarray, seed: int, budget: dict, wor
                                                 positional_encoding="fixed").items()
                           if k in TimeDRLTransformer().get_params()}
         enc = TimeDRLTransformer(output_dims=64, channel_independent=False,
-                                 lr_schedule="halving", random_state=seed, device="cpu",
+                                 lr_schedule="type1", drop_last=False, random_state=seed,
+                                 device="cpu",
                                  **same_embedding, **arch, **budget)
         return (lambda: enc.fit(X)), enc.transform
     if code == "official":
