@@ -69,6 +69,9 @@ class TrainContext:
         Shape ``(n_series, n_timestamps, n_channels)`` of the validated training array,
         before the method's data preparation.
     callbacks : list of Callback, default=[]
+    micro_batch_size : int or None, default=None
+        Series per forward/backward pass when gradients are accumulated
+        (:class:`~sslts.callbacks.GradientAccumulation`); None: the whole batch.
 
     Attributes
     ----------
@@ -78,6 +81,10 @@ class TrainContext:
         0-based index of the current step in its epoch.
     is_last_step_of_epoch, is_last_step : bool
         Whether the current step ends its epoch, or the whole budget.
+    is_last_micro_batch : bool
+        False while ``training_step`` runs a micro-batch of an accumulated step other
+        than its last; state that belongs to the whole step (IARS's measurements)
+        is updated on the last one.
     training : bool
         False while ``training_step`` computes a validation loss (no gradient; leave
         method state alone then).
@@ -110,11 +117,13 @@ class TrainContext:
     seed: int = 0
     input_shape: tuple = ()
     callbacks: list = field(default_factory=list)
+    micro_batch_size: int | None = None
     start_iter: int = 0
     start_epoch: int = 0
     step_in_epoch: int = 0
     is_last_step_of_epoch: bool = False
     is_last_step: bool = False
+    is_last_micro_batch: bool = True
     training: bool = True
     loss: torch.Tensor | None = None
     logs: dict = field(default_factory=dict)
@@ -320,15 +329,32 @@ class TrainingLoop:
         return float(distributed.all_reduce_mean(total / max(done, 1)))
 
     def optimizer_step(self, batch: torch.Tensor) -> torch.Tensor:
-        optimizer = self.ctx.optimizer
-        with self.precision():
-            loss = self.step_module(batch, self.ctx)
-        if loss.requires_grad:
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+        ctx, optimizer = self.ctx, self.ctx.optimizer
+        size = ctx.micro_batch_size or len(batch)
+        # A last micro-batch of one series would break batch statistics: merge it.
+        parts = list(batch.split(size)) if len(batch) > size else [batch]
+        if len(parts) > 1 and len(parts[-1]) < 2:
+            parts[-2:] = [torch.cat(parts[-2:])]
+        optimizer.zero_grad(set_to_none=True)
+        total, stepped = torch.zeros((), device=batch.device), False
+        for k, part in enumerate(parts):
+            ctx.is_last_micro_batch = k == len(parts) - 1
+            # DDP reduces gradients once, in the backward pass of the last micro-batch.
+            no_sync = getattr(self.step_module, "no_sync", contextlib.nullcontext)
+            with (contextlib.nullcontext() if ctx.is_last_micro_batch else no_sync()):
+                with self.precision():
+                    loss = self.step_module(part, ctx)
+                if len(parts) > 1:  # each part's share of the batch mean
+                    loss = loss * (len(part) / len(batch))
+                if loss.requires_grad:
+                    loss.backward()
+                    stepped = True
+            total += loss.detach()
+        ctx.is_last_micro_batch = True
+        if stepped:
             optimizer.step()
         self.after_step()
-        return loss.detach()
+        return total
 
     def end_epoch(self, epoch_loss: float, seconds: float) -> None:
         ctx, est = self.ctx, self.ctx.estimator

@@ -38,6 +38,7 @@ __all__ = [
     "Callback",
     "Checkpoint",
     "EarlyStopping",
+    "GradientAccumulation",
     "History",
     "LearningRateScheduler",
     "PrintLog",
@@ -174,6 +175,51 @@ class EarlyStopping(Callback):
     def load_state_dict(self, state):
         self.best_, self.best_epoch_ = state["best"], state["best_epoch"]
         self.stale_, self.history_ = state["stale"], list(state["history"])
+
+
+class GradientAccumulation(Callback):
+    """Compute each optimiser step's gradient in micro-batches, for memory.
+
+    Every batch of ``batch_size`` series is split into micro-batches of at most
+    ``micro_batch_size`` series; each one's loss, weighted by its share of the batch,
+    is back-propagated at once (freeing its graph), and the optimiser steps once on
+    the summed gradient.  Peak memory is that of a micro-batch; ``n_iter_``, the
+    schedule and the epoch losses still count whole batches.
+
+    The gradient equals the whole batch's exactly when the method's loss is a mean
+    of per-series terms (TimeDRL's, NC-VQVAE's reconstruction).  Where series of a
+    batch interact -- contrastive negatives (TS2Vec's instance term, InfoNCE), batch
+    statistics (Barlow Twins, VIbCReg, batch norm), SelfTime's inter-sample pairs --
+    each micro-batch is such a batch on its own, as with PyTorch Lightning's
+    ``accumulate_grad_batches``; TS2Vec and IARS draw one crop per micro-batch.  For
+    long TS2Vec/IARS crops, whose memory is in the per-series temporal loss,
+    ``loss_chunk_size`` bounds memory without changing the loss.
+
+    Parameters
+    ----------
+    micro_batch_size : int
+        Series per forward/backward pass (at least 2 where series interact).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sslts import TimeDRLTransformer
+    >>> from sslts.callbacks import GradientAccumulation
+    >>> X = np.random.default_rng(0).normal(size=(16, 24, 2))
+    >>> enc = TimeDRLTransformer(patch_len=4, stride=4, n_epochs=1, batch_size=16,
+    ...                          callbacks=[GradientAccumulation(4)]).fit(X)
+    >>> enc.n_iter_  # one optimiser step, four micro-batches of 4 series
+    1
+    """
+
+    def __init__(self, micro_batch_size):
+        self.micro_batch_size = micro_batch_size
+
+    def on_fit_start(self, estimator, ctx):
+        size = self.micro_batch_size
+        if isinstance(size, bool) or int(size) != size or size < 1:
+            raise ValueError(f"micro_batch_size must be a positive integer, got {size!r}.")
+        ctx.micro_batch_size = int(size)
 
 
 class LearningRateScheduler(Callback):

@@ -49,6 +49,14 @@ SCRIPT = textwrap.dedent(
         }
         if distributed.is_main_process():
             enc.save(f"{out}/{cls.__name__}.pt")
+    # Gradient accumulation: micro-batches skip the gradient all-reduce but the last.
+    from sslts import TS2VecTransformer
+    from sslts.callbacks import GradientAccumulation
+    forwards.clear()
+    enc = make_tiny(TS2VecTransformer, n_iters=None, n_epochs=2, batch_size=6,
+                    random_state=rank, callbacks=[GradientAccumulation(3)]).fit(X)
+    results["accumulated"] = {"module": enc.module_.state_dict(), "n_iter": enc.n_iter_,
+                              "ddp_forwards": len(forwards)}
     torch.save({"results": results, "world": world,
                 "shard": distributed.shard(np.arange(len(X)))}, f"{out}/rank{rank}.pt")
     torch.distributed.destroy_process_group()
@@ -101,6 +109,16 @@ def test_every_step_runs_through_distributed_data_parallel(two_rank_run, name):
         res = r["results"][name]
         assert res["n_iter"] > 0
         assert res["ddp_forwards"] == res["n_iter"]
+
+
+@pytest.mark.slow
+def test_accumulated_steps_stay_in_sync_across_ranks(two_rank_run):
+    _, (r0, r1) = two_rank_run
+    a, b = r0["results"]["accumulated"], r1["results"]["accumulated"]
+    assert a["n_iter"] == b["n_iter"] == 4  # 12 series per rank, batches of 6, 2 epochs
+    assert a["ddp_forwards"] == 2 * a["n_iter"]  # two micro-batches of 3 per step
+    for tensor_name, tensor in a["module"].items():
+        assert torch.equal(tensor, b["module"][tensor_name]), tensor_name
 
 
 @pytest.mark.slow

@@ -67,7 +67,7 @@ SECTIONS = (
         "Callbacks",
         ("sslts.callbacks",),
         "Code that runs at named moments of ``fit``: logging, early stopping, learning-rate "
-        "schedules, checkpoints.",
+        "schedules, gradient accumulation, checkpoints.",
     ),
     Section(
         "Encoders",

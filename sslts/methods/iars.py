@@ -230,6 +230,8 @@ n_iter_, n_epochs_, fit_time_
         )
         period["step"] += 1
         # The scorer reads the losses of the period's last step only.
+        if not ctx.is_last_micro_batch:  # the step's other micro-batches keep the level
+            return loss
         if self.selection_frequency == "iteration" or ctx.is_last_step_of_epoch:
             period["row"] = self._measure_levels(out1, out2, level, loss)
         if self.selection_frequency == "iteration":
