@@ -2,7 +2,8 @@
 
 Everything runs in one process, the two codes interleaved (the order alternates
 between repeats), so that the ratios hold even while other work shares the machine.
-Three views of the same question, on GunPoint (T = 150) with batch 8:
+Three views of the same question, on GunPoint (T = 150; ``--dataset`` for another)
+with batch 8:
 
 1. ``fit``: whole ``fit`` calls of ``n_iters`` steps, sslts ``TS2VecTransformer``
    and the official ``TS2Vec`` (``../shared/peers/ts2vec``); seconds per step.
@@ -68,9 +69,9 @@ OP_GROUPS = {
 }
 
 
-def gunpoint() -> np.ndarray:
-    X, _, X_test, _ = load_dataset("GunPoint", data_home=DATA)
-    return ts2vec_normalise("GunPoint", X, X_test)[0].astype(np.float32)
+def training_set(name: str = "GunPoint") -> np.ndarray:
+    X, _, X_test, _ = load_dataset(name, data_home=DATA)
+    return ts2vec_normalise(name, X, X_test)[0].astype(np.float32)
 
 
 # ------------------------------------------------------------------ whole fits
@@ -242,6 +243,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads for this run (default: torch's choice)")
     parser.add_argument("--clock", choices=sorted(CLOCK), default="wall")
+    parser.add_argument("--dataset", default="GunPoint", help="a shared UCR/UEA dataset")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args()
     global clock
@@ -251,7 +253,7 @@ def main() -> None:
     if OFFICIAL is None:
         print("../shared/peers/ts2vec is absent: nothing to compare against.")
         return
-    X = gunpoint()
+    X = training_set(args.dataset)
     rows = []
     if "fit" in args.sections:
         rows += bench_fit(X, args.n_iters, args.repeats)
