@@ -7,7 +7,12 @@ a core, a 2-thread fit on a 2-core machine spends most of its time spinning
 alone or next to one busy single-core process (``while True: pass``), and records the
 wall-clock and CPU seconds of the fit as the job prints them.
 
-Usage (nothing else may run on the machine; about 5 minutes on 2 cores)::
+A second table times model selection: ``GridSearchCV`` over a TS2Vec + SVC pipeline
+(two ``output_dims`` x 2 folds, then the refit) with ``n_jobs=1`` (one process, torch's
+default threads) and ``n_jobs=2`` (two loky workers; joblib starts each with one
+OpenMP thread), each in a fresh process.
+
+Usage (nothing else may run on the machine; about 6 minutes on 2 cores)::
 
     python benchmarks/shared_machine.py --n-iters 50
 """
@@ -62,6 +67,32 @@ def run_job(n_threads, busy: bool, args) -> dict:
     return {"fit_s": fit, "job_wall_s": wall, "job_cpu_s": cpu, "accuracy": accuracy}
 
 
+GRID_CHILD = """
+import sys, time
+import numpy as np
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.svm import SVC
+from sslts import TS2VecTransformer, load_dataset
+X, y, X_test, y_test = load_dataset(sys.argv[1])
+pipe = Pipeline([("enc", TS2VecTransformer(n_iters=int(sys.argv[2]), device="cpu",
+                                           random_state=0)), ("svm", SVC())])
+grid = GridSearchCV(pipe, {"enc__output_dims": [160, 320]}, cv=2, n_jobs=int(sys.argv[3]))
+start = time.perf_counter()
+grid.fit(X, y)
+print(time.perf_counter() - start, grid.score(X_test, y_test))
+"""
+
+
+def run_grid_search(n_jobs: int, args) -> dict:
+    """Wall seconds of ``GridSearchCV(n_jobs=n_jobs).fit`` and the refit's test accuracy."""
+    out = subprocess.run([sys.executable, "-c", GRID_CHILD, args.dataset,
+                          str(args.n_iters or 200), str(n_jobs)],
+                         capture_output=True, text=True, check=True, env=CHILD_ENV).stdout
+    seconds, accuracy = map(float, out.split()[-2:])
+    return {"search_s": seconds, "accuracy": accuracy}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="GunPoint")
@@ -84,6 +115,13 @@ def main(argv=None) -> int:
         print(label, r, flush=True)
         lines.append(f"| {label} | {r['fit_s']:.1f} | {r['job_wall_s']:.1f} | "
                      f"{r['job_cpu_s']:.1f} | {r['accuracy']:.3f} |")
+    lines += ["", "GridSearchCV over `enc__output_dims` in {160, 320}, cv=2 (4 fits + the "
+              "refit), wall seconds of `fit`:", "",
+              "| n_jobs | search s | test accuracy of the refit |", "|---:|---:|---:|"]
+    for n_jobs in (1, 2):
+        r = run_grid_search(n_jobs, args)
+        print(f"GridSearchCV n_jobs={n_jobs}", r, flush=True)
+        lines.append(f"| {n_jobs} | {r['search_s']:.1f} | {r['accuracy']:.3f} |")
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "shared_machine.md").write_text("\n".join(lines) + "\n")
     return 0
