@@ -202,7 +202,7 @@ def _stub_missing_tsai() -> None:
     When tsai is not installed, a stand-in module lets the import succeed; building
     one of those encoders would then fail with a clear error.
     """
-    if importlib.util.find_spec("tsai") is not None or "tsai.all" in sys.modules:
+    if "tsai.all" in sys.modules or importlib.util.find_spec("tsai") is not None:
         return
 
     def missing(*args, **kwargs):
