@@ -149,7 +149,8 @@ def timedrl_run(X: np.ndarray, *, n_epochs: int, batch_size: int, seed: int, dev
     classification configs; AdamW with the ``type1`` schedule (epochs 1 and 2 at
     ``lr``, then halved after every epoch), the last partial batch of an epoch kept as
     the official classification loader does; loss = patch MSE of both views +
-    ``lambda_`` x the symmetric negative cosine between each view's predicted and the other's stopped [CLS].
+    ``lambda_`` x the symmetric negative cosine between each view's predicted and the
+    other's stopped [CLS].
     """
     _stub_missing_tsai()
     mods = import_official("timedrl", ["models.TimeDRL", "layers.Embed"])

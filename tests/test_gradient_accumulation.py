@@ -6,6 +6,7 @@ import torch
 
 from sslts import IARSTransformer, TimeDRLTransformer, TS2VecTransformer
 from sslts.callbacks import Callback, GradientAccumulation
+from sslts.encoders import FastDropout
 
 TINY_TIMEDRL = dict(output_dims=8, n_heads=2, n_layers=1, patch_len=4, stride=4, n_epochs=1,
                     random_state=0)
@@ -17,7 +18,7 @@ class _NoDropoutTimeDRL(TimeDRLTransformer):
 
     def on_fit_start(self, ctx):
         for m in self.module_.modules():
-            if isinstance(m, torch.nn.Dropout):
+            if isinstance(m, (torch.nn.Dropout, FastDropout)):
                 m.p = 0.0
             if isinstance(getattr(m, "dropout", None), float):  # attention dropout
                 m.dropout = 0.0

@@ -2,6 +2,7 @@
 
 from .backbones import BACKBONES, backbone_keeps_time, make_backbone, pool_timestamps
 from .dilated_conv import DilatedConvEncoder, SamePadConv, TS2VecEncoder
+from .dropout import FastDropout
 from .iternorm import IterNorm
 from .lstm import LSTMEncoder
 from .resnet import ResNet18Encoder
@@ -12,6 +13,7 @@ from .vibcreg_resnet import ResidualBlock1d, VIbCRegResNet
 __all__ = [
     "BACKBONES",
     "DilatedConvEncoder",
+    "FastDropout",
     "IterNorm",
     "LSTMEncoder",
     "PatchTransformerEncoder",

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .dropout import FastDropout
+
 __all__ = [
     "instance_normalise",
     "n_patches",
@@ -230,10 +232,10 @@ class PostLNTransformerLayer(nn.Module):
         self.ffn = nn.Sequential(
             nn.Linear(d_model, 4 * d_model),
             nn.GELU(),
-            nn.Dropout(dropout),
+            FastDropout(dropout),
             nn.Linear(4 * d_model, d_model),
         )
-        self.drop = nn.Dropout(dropout)
+        self.drop = FastDropout(dropout)
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
 
@@ -334,7 +336,7 @@ class PatchTransformerEncoder(nn.Module):
             if positional_encoding == "learnable"
             else None
         )
-        self.drop = nn.Dropout(dropout)
+        self.drop = FastDropout(dropout)
         self.layers = nn.ModuleList(
             PostLNTransformerLayer(d_model, n_heads, dropout) for _ in range(n_layers)
         )

@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from ..base import BaseSSLTransformer
+from ..encoders.dropout import FastDropout
 from ..encoders.transformer import (
     POSITIONAL_ENCODINGS,
     TOKEN_EMBEDDINGS,
@@ -427,11 +428,13 @@ class _TimeDRLNetwork(nn.Module):
     def __init__(self, encoder: PatchTransformerEncoder, d_model: int, dropout: float):
         super().__init__()
         self.encoder = encoder
-        self.reconstruct = nn.Sequential(nn.Dropout(dropout), nn.Linear(d_model, encoder.token_dim))
+        self.reconstruct = nn.Sequential(
+            FastDropout(dropout), nn.Linear(d_model, encoder.token_dim)
+        )
         self.predictor = nn.Sequential(
             nn.Linear(d_model, d_model // 2),
             nn.BatchNorm1d(d_model // 2),
             nn.ReLU(),
-            nn.Dropout(dropout),
+            FastDropout(dropout),
             nn.Linear(d_model // 2, d_model),
         )
