@@ -68,3 +68,41 @@ def test_dtype_and_odd_sizes():
 def test_bad_probability_is_a_clear_error(p):
     with pytest.raises(ValueError, match="dropout probability"):
         FastDropout(p)
+
+
+# ------------------------------------------------- the transformer layer that uses it
+def _reference_layer(layer, x):
+    """Post-LN transformer layer, one head at a time: the obviously correct version."""
+    D, H = x.shape[-1], layer.n_heads
+    d = D // H
+    q, k, v = layer.qkv(x).split(D, dim=-1)
+    heads = []
+    for h in range(H):
+        part = slice(h * d, (h + 1) * d)
+        weights = torch.softmax(q[..., part] @ k[..., part].transpose(1, 2) / d**0.5, dim=-1)
+        heads.append(weights @ v[..., part])
+    x = layer.norm1(x + layer.out(torch.cat(heads, dim=-1)))
+    return layer.norm2(x + layer.ffn(x))
+
+
+def test_attention_paths_equal_a_per_head_reference():
+    from sslts.encoders import PostLNTransformerLayer
+
+    torch.manual_seed(0)
+    layer = PostLNTransformerLayer(16, 4, dropout=1e-9)  # rounds to keep-everything masks
+    x = torch.randn(5, 9, 16)
+    expected = _reference_layer(layer, x)
+    torch.testing.assert_close(layer.eval()(x), expected)  # scaled_dot_product_attention
+    torch.testing.assert_close(layer.train()(x), expected)  # explicit weights + fast_dropout
+
+
+def test_attention_dropout_is_active_in_training_only():
+    from sslts.encoders import PostLNTransformerLayer
+
+    torch.manual_seed(0)
+    layer = PostLNTransformerLayer(16, 4, dropout=0.5)
+    x = torch.randn(5, 9, 16)
+    assert not torch.allclose(layer.train()(x), layer(x))
+    layer.eval()
+    torch.testing.assert_close(layer(x), layer(x))
+    torch.testing.assert_close(layer(x), _reference_layer(layer, x))

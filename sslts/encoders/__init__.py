@@ -2,7 +2,7 @@
 
 from .backbones import BACKBONES, backbone_keeps_time, make_backbone, pool_timestamps
 from .dilated_conv import DilatedConvEncoder, SamePadConv, TS2VecEncoder
-from .dropout import FastDropout
+from .dropout import FastDropout, fast_dropout
 from .iternorm import IterNorm
 from .lstm import LSTMEncoder
 from .resnet import ResNet18Encoder
@@ -25,6 +25,7 @@ __all__ = [
     "TS2VecEncoder",
     "VIbCRegResNet",
     "backbone_keeps_time",
+    "fast_dropout",
     "make_backbone",
     "pool_timestamps",
 ]

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FastDropout"]
+__all__ = ["FastDropout", "fast_dropout"]
 
 _LANE_BITS = 15  # of each 16-bit lane: int64 random_() leaves the top bit of a word 0
 
@@ -54,17 +54,41 @@ class FastDropout(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Any shape; returns the same shape."""
-        if not self.training or self.p == 0.0:
-            return x
-        levels = 2**_LANE_BITS
-        threshold = round(self.p * levels)
-        if x.device.type != "cpu" or threshold >= levels:
-            return F.dropout(x, self.p, training=True)
-        n = x.numel()
-        words = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_()
-        keep = words.view(torch.int16)[:n].bitwise_and_(levels - 1) >= threshold
-        # Scaled by the quantised keep rate, so that E[output] = input exactly.
-        return x * keep.view(x.shape).to(x.dtype).mul_(levels / (levels - threshold))
+        return fast_dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+def fast_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
+    """Functional form of :class:`FastDropout`.
+
+    Parameters
+    ----------
+    x : Tensor of any shape
+    p : float in [0, 1]
+        Probability of zeroing an element.
+    training : bool, default=True
+        False returns ``x`` unchanged.
+
+    Returns
+    -------
+    Tensor of the shape of ``x``
+
+    Examples
+    --------
+    >>> import torch
+    >>> fast_dropout(torch.ones(4), 0.5, training=False)
+    tensor([1., 1., 1., 1.])
+    """
+    if not training or p == 0.0:
+        return x
+    levels = 2**_LANE_BITS
+    threshold = round(p * levels)
+    if x.device.type != "cpu" or threshold >= levels:
+        return F.dropout(x, p, training=True)
+    n = x.numel()
+    words = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_()
+    keep = words.view(torch.int16)[:n].bitwise_and_(levels - 1) >= threshold
+    # Scaled by the quantised keep rate, so that E[output] = input exactly.
+    return x * keep.view(x.shape).to(x.dtype).mul_(levels / (levels - threshold))
