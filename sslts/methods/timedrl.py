@@ -210,8 +210,11 @@ class TimeDRLTransformer(BaseSSLTransformer):
     Other differences from the official code: the two dropout views are one
     forward pass over the doubled batch (same semantics; the predictor's
     batch normalisation still sees each view separately), attention is PyTorch's
-    fused ``scaled_dot_product_attention``, no mixed precision, and the defaults
-    are small for CPU use (official: ``d_model`` 768, 12 heads, 12 layers).
+    fused ``scaled_dot_product_attention`` (on the CPU in training, the same
+    product with explicit weights), dropout masks on the CPU come from
+    :class:`~sslts.encoders.FastDropout` (same distribution, another random
+    stream, a tenth of the cost), no mixed precision, and the defaults are small
+    for CPU use (official: ``d_model`` 768, 12 heads, 12 layers).
 
     References
     ----------
