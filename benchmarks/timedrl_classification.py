@@ -54,9 +54,13 @@ TS2VEC_PAPER = {"FingerMovements": 0.480, "PenDigits": 0.989, "Epilepsy": 0.964,
 
 def run_metadata() -> str:
     """One line with the commit, torch version, device and threads."""
+    here = Path(__file__).parent
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent).stdout.strip()
-    return (f"commit `{commit}` (plus uncommitted work), torch {torch.__version__}, "
+                            text=True, cwd=here).stdout.strip()
+    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "sslts", "benchmarks"],
+                           cwd=here).returncode != 0
+    return (f"commit `{commit}`{' (plus uncommitted work)' if dirty else ''}, "
+            f"torch {torch.__version__}, "
             f"device cpu, {torch.get_num_threads()} threads, "
             f"{platform.processor() or platform.machine()}")
 

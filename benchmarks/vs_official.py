@@ -231,12 +231,14 @@ def write_results(rows: list[dict], out: Path, args) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=Path(__file__).parent).stdout.strip()
     budgets = QUICK_BUDGET if args.quick else BUDGET
+    run = (f"merged from {len(args.merge)} runs by commit {commit}" if args.merge else
+           f"commit {commit} (+ working tree), {torch.get_num_threads()} threads")
     lines = [
         "# sslts vs the official implementations (`benchmarks/vs_official.py`)", "",
-        f"commit {commit} (+ working tree), torch {torch.__version__}, cpu "
-        f"({platform.machine()}), {torch.get_num_threads()} threads, seeds "
-        f"{sorted({r['seed'] for r in rows})}{' (--quick)' if args.quick else ''}. Budgets: "
-        + "; ".join(f"{m} {b}" for m, b in budgets.items()) + ".", "",
+        f"{run}, torch {torch.__version__}, cpu ({platform.machine()}), seeds "
+        f"{sorted({int(r['seed']) for r in rows})}{' (--quick)' if args.quick else ''}. "
+        "Budgets: " + "; ".join(f"{m} {b}" for m, b in budgets.items()) + ".", "",
+        *([args.note, ""] if args.note else []),
         "Each run in a fresh process, the two codes one after the other (alternating order). "
         "`speed-up` = official / sslts (mean over seeds). `peak_mb`: peak resident memory "
         "(VmHWM) growth during fit + transform. `score`: SVM accuracy (TS2Vec), "
@@ -272,6 +274,7 @@ def main() -> None:
     parser.add_argument("--merge", nargs="+", metavar="CSV",
                         help="write the report from the vs_official.csv files of runs split "
                              "over cores (e.g. one per method, each with its own --out)")
+    parser.add_argument("--note", help="a paragraph for the report (how the runs were made)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.merge:
