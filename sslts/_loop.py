@@ -336,11 +336,11 @@ class TrainingLoop:
         if len(parts) > 1 and len(parts[-1]) < 2:
             parts[-2:] = [torch.cat(parts[-2:])]
         optimizer.zero_grad(set_to_none=True)
-        total, stepped = torch.zeros((), device=batch.device), False
+        # DDP reduces gradients once, in the backward pass of the last micro-batch.
+        no_sync = getattr(self.step_module, "no_sync", contextlib.nullcontext)
+        losses, stepped = [], False
         for k, part in enumerate(parts):
             ctx.is_last_micro_batch = k == len(parts) - 1
-            # DDP reduces gradients once, in the backward pass of the last micro-batch.
-            no_sync = getattr(self.step_module, "no_sync", contextlib.nullcontext)
             with (contextlib.nullcontext() if ctx.is_last_micro_batch else no_sync()):
                 with self.precision():
                     loss = self.step_module(part, ctx)
@@ -349,12 +349,11 @@ class TrainingLoop:
                 if loss.requires_grad:
                     loss.backward()
                     stepped = True
-            total += loss.detach()
-        ctx.is_last_micro_batch = True
+            losses.append(loss.detach())
         if stepped:
             optimizer.step()
         self.after_step()
-        return total
+        return losses[0] if len(losses) == 1 else torch.stack(losses).sum()
 
     def end_epoch(self, epoch_loss: float, seconds: float) -> None:
         ctx, est = self.ctx, self.ctx.estimator

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from sslts.encoders import FastDropout
+from sslts.encoders import FastDropout, fast_dropout
 
 
 def _masks(p, n=400_000, seed=0):
@@ -64,10 +64,12 @@ def test_dtype_and_odd_sizes():
     assert y.dtype == torch.float64 and y.shape == x.shape
 
 
-@pytest.mark.parametrize("p", [-0.1, 1.5])
+@pytest.mark.parametrize("p", [-0.1, 1.5, float("nan"), True, "0.1"])
 def test_bad_probability_is_a_clear_error(p):
     with pytest.raises(ValueError, match="dropout probability"):
         FastDropout(p)
+    with pytest.raises(ValueError, match="dropout probability"):
+        fast_dropout(torch.ones(3), p)
 
 
 # ------------------------------------------------- the transformer layer that uses it

@@ -48,9 +48,7 @@ class FastDropout(nn.Module):
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability must be in [0, 1], got {p}.")
-        self.p = float(p)
+        self.p = _check_probability(p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Any shape; returns the same shape."""
@@ -81,7 +79,7 @@ def fast_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tens
     >>> fast_dropout(torch.ones(4), 0.5, training=False)
     tensor([1., 1., 1., 1.])
     """
-    if not training or p == 0.0:
+    if not training or _check_probability(p) == 0.0:
         return x
     levels = 2**_LANE_BITS
     threshold = round(p * levels)
@@ -92,3 +90,9 @@ def fast_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tens
     keep = words.view(torch.int16)[:n].bitwise_and_(levels - 1) >= threshold
     # Scaled by the quantised keep rate, so that E[output] = input exactly.
     return x * keep.view(x.shape).to(x.dtype).mul_(levels / (levels - threshold))
+
+
+def _check_probability(p) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability must be a number in [0, 1], got {p!r}.")
+    return float(p)
