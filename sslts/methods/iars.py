@@ -229,9 +229,9 @@ n_iter_, n_epochs_, fit_time_
             out1, out2, level, self.alpha, self.temporal_unit, chunk_size=chunk
         )
         period["step"] += 1
-        # The scorer reads the losses of the period's last step only.
         if not ctx.is_last_micro_batch:  # the step's other micro-batches keep the level
             return loss
+        # The scorer reads the losses of the period's last step only.
         if self.selection_frequency == "iteration" or ctx.is_last_step_of_epoch:
             period["row"] = self._measure_levels(out1, out2, level, loss)
         if self.selection_frequency == "iteration":

@@ -213,7 +213,7 @@ class TimeDRLTransformer(BaseSSLTransformer):
     fused ``scaled_dot_product_attention`` (on the CPU in training, the same
     product with explicit weights), dropout masks on the CPU come from
     :class:`~sslts.encoders.FastDropout` (same distribution, another random
-    stream, a tenth of the cost), no mixed precision, and the defaults are small
+    stream, masks at a tenth of the cost), no mixed precision, and the defaults are small
     for CPU use (official: ``d_model`` 768, 12 heads, 12 layers).
 
     References
