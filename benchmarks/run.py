@@ -204,7 +204,7 @@ def run_classification(name, cls, params, dataset, args) -> list[dict]:
     """Fit one method on one dataset and evaluate every probe (each timed)."""
     X_train, y_train, X_test, y_test = load_dataset(dataset, data_home=args.data_home)
     X_train, X_test = ts2vec_normalise(dataset, X_train, X_test)
-    encoder = cls(**_fit_length(name, params, X_train.shape[1]))
+    encoder = cls(**params)
     with PeakMemory() as mem:
         start = time.perf_counter()
         encoder.fit(X_train)
@@ -225,19 +225,6 @@ def run_classification(name, cls, params, dataset, args) -> list[dict]:
              eval_seconds=seconds, **cost)
         for protocol, (acc, seconds) in scores.items()
     ]
-
-
-def _fit_length(name: str, params: dict, n_timestamps: int) -> dict:
-    """Raise SelfTime's piece size on short series so that pieces reach 16 steps.
-
-    SelfTime's backbone needs inputs of at least 16 steps; with the default piece
-    size of 0.2 that excludes series shorter than 80 steps (the paper's datasets are
-    all longer).  The adapted value is recorded in the results' ``params`` column.
-    """
-    piece = params.get("piece_size", 0.2)
-    if name == "selftime" and int(piece * n_timestamps) < 16 <= n_timestamps:
-        return {**params, "piece_size": min(1.0 - 1e-6, 17 / n_timestamps)}
-    return params
 
 
 def _cost(encoder, fit_seconds, transform_seconds, mem) -> dict:

@@ -24,13 +24,10 @@ machine; run under the CPU lock, alone::
 from __future__ import annotations
 
 import argparse
-import csv
 import platform
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
-import numpy as np
 import torch
 
 from sslts import TS2VecTransformer, load_dataset
@@ -42,7 +39,17 @@ from sslts.methods.two_view import (
 )
 
 from .ncvqvae import THESIS, probes, subsample
-from .run import DEFAULT_DATASETS, run_baselines, run_classification
+from .run import DEFAULT_DATASETS
+from .seeds import (
+    accuracy_table,
+    baseline_rows,
+    cell,
+    fit_rows,
+    fit_time_table,
+    read_rows,
+    select,
+    write_csv,
+)
 
 METHODS = {
     "infonce": InfoNCETransformer,
@@ -53,9 +60,6 @@ METHODS = {
 LABELS = {"infonce": "InfoNCE (LSTM)", "barlowtwins": "Barlow Twins (ResNet)",
           "vibcreg": "VIbCReg (ResNet)", "ts2vec": "TS2Vec", "1nn_euclidean": "1-NN-ED"}
 NC_DATASETS = list(THESIS)
-SUITE_PROTOCOLS = ("svm", "knn", "linear_svm", "logistic")
-FIELDS = ["part", "dataset", "method", "seed", "protocol", "accuracy", "fit_seconds",
-          "transform_seconds", "n_iter", "n_train", "n_test", "length"]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -79,26 +83,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _params(args, seed: int) -> dict:
-    params = {"device": "cpu", "random_state": seed}
+def _params(args) -> dict:
+    params = {"device": "cpu"}
     if args.n_iters is not None:
         params.update(n_iters=args.n_iters, n_epochs=None)
     return params
-
-
-def suite_rows(dataset: str, method: str, seed: int, args) -> list[dict]:
-    """One fit evaluated with benchmarks/run.py's protocols, as rows of this table."""
-    run_args = SimpleNamespace(data_home=args.data_home, protocols=SUITE_PROTOCOLS)
-    out = run_classification(method, METHODS[method], _params(args, seed), dataset, run_args)
-    return [{"part": "suite", "dataset": dataset, "method": method, "seed": seed,
-             "protocol": r["setting"], "accuracy": r["value"], "fit_seconds": r["fit_seconds"],
-             "transform_seconds": r["transform_seconds"], "n_iter": r["n_iter"]} for r in out]
-
-
-def baseline_rows(dataset: str, args) -> list[dict]:
-    run_args = SimpleNamespace(data_home=args.data_home, baselines=["euclidean"])
-    return [{"part": "suite", "dataset": dataset, "method": r["method"], "seed": 0,
-             "protocol": "1-NN", "accuracy": r["value"]} for r in run_baselines(dataset, run_args)]
 
 
 def load_nc(dataset: str, args):
@@ -113,7 +102,7 @@ def load_nc(dataset: str, args):
 def nc_rows(dataset: str, method: str, seed: int, data, args) -> list[dict]:
     """One fit scored with the thesis's probes."""
     X_train, y_train, X_test, y_test = data
-    encoder = METHODS[method](**_params(args, seed))
+    encoder = METHODS[method](**_params(args), random_state=seed)
     start = time.perf_counter()
     encoder.fit(X_train)
     fit_seconds = time.perf_counter() - start
@@ -129,61 +118,10 @@ def nc_rows(dataset: str, method: str, seed: int, data, args) -> list[dict]:
             {**common, "protocol": "knn5", "accuracy": knn}]
 
 
-def _cell(rows: list[dict], key: str = "accuracy", scale: float = 100, digits: int = 1) -> str:
-    values = scale * np.array([r[key] for r in rows], dtype=float)
-    if not len(values):
-        return "–"
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
-
-
-def _select(rows, **where) -> list[dict]:
-    return [r for r in rows if all(r.get(k) == v for k, v in where.items())]
-
-
-def _accuracy_table(rows, part, protocol, methods, datasets, extra=None) -> list[str]:
-    extra = extra or {}
-    header = ["dataset"] + [LABELS[m] for m in methods] + list(extra)
-    lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
-    means = {m: [] for m in methods}
-    for d in datasets:
-        cells = [d]
-        for m in methods:
-            sub = _select(rows, part=part, dataset=d, method=m, protocol=protocol)
-            cells.append(_cell(sub))
-            if sub:
-                means[m].append(100 * np.mean([r["accuracy"] for r in sub]))
-        extras = [f(d) for f in extra.values()]
-        for name, cell in zip(extra, extras):
-            if cell != "–":  # a reference column's mean over the datasets it covers
-                means.setdefault(name, []).append(float(cell.split(" ")[0]))
-        lines.append("| " + " | ".join(cells + extras) + " |")
-    mean_cells = [f"**{np.mean(v):.1f}**" if v else "–" for v in means.values()]
-    lines.append("| **mean** | " + " | ".join(mean_cells) + " |")
-    return lines + [""]
-
-
-def _fit_time_table(rows, part, methods, datasets) -> list[str]:
-    header = ["dataset"] + [LABELS[m] for m in methods if m in METHODS]
-    lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
-    for d in datasets:
-        cells = [d]
-        for m in methods:
-            if m not in METHODS:
-                continue
-            sub = _select(rows, part=part, dataset=d, method=m)
-            sub = list({r["seed"]: r for r in sub}.values())  # one row per fit
-            steps = f" ({sub[0]['n_iter']} steps)" if sub else ""
-            cells.append(_cell(sub, "fit_seconds", 1, 1) + steps)
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines + [""]
-
-
 def render(rows: list[dict], args, elapsed: float) -> str:
-    methods = [m for m in args.methods if _select(rows, method=m)]
-    suite = [d for d in args.suite if _select(rows, part="suite", dataset=d)]
-    nc = [d for d in args.nc if _select(rows, part="nc", dataset=d)]
+    methods = [m for m in args.methods if select(rows, method=m)]
+    suite = [d for d in args.suite if select(rows, part="suite", dataset=d)]
+    nc = [d for d in args.nc if select(rows, part="nc", dataset=d)]
     budget = "each method's default budget" if args.n_iters is None else (
         f"{args.n_iters} optimiser steps per fit")
     lines = [
@@ -199,16 +137,15 @@ def render(rows: list[dict], args, elapsed: float) -> str:
         "4096). TS2Vec = defaults.", "",
     ]
     if suite:
-        cols = methods + ["1nn_euclidean"]
         lines += ["## Suite (benchmarks/run.py datasets), TS2Vec's RBF-SVM protocol", ""]
-        lines += _accuracy_table(rows, "suite", "svm", methods, suite, {
-            "1-NN-ED": lambda d: _cell(_select(rows, part="suite", dataset=d,
+        lines += accuracy_table(rows, "suite", "svm", methods, suite, LABELS, {
+            "1-NN-ED": lambda d: cell(select(rows, part="suite", dataset=d,
                                                method="1nn_euclidean"))})
         for protocol in ("knn", "linear_svm", "logistic"):
             lines += [f"### Suite, {protocol} probe", ""]
-            lines += _accuracy_table(rows, "suite", protocol, methods, suite)
+            lines += accuracy_table(rows, "suite", protocol, methods, suite, LABELS)
         lines += ["### Suite, fit seconds (mean ± std over seeds)", ""]
-        lines += _fit_time_table(rows, "suite", cols, suite)
+        lines += fit_time_table(rows, "suite", methods, suite, LABELS)
     if nc:
         lines += ["## NC-VQVAE datasets and probes (MinMax(-1, 1), test accuracy %)", "",
                   f"Training sets subsampled to at most {args.max_train} series, test sets "
@@ -219,26 +156,10 @@ def render(rows: list[dict], args, elapsed: float) -> str:
             thesis = {f"thesis NC-VQVAE {short}": (
                 lambda d, m=m, i=index: f"{THESIS[d][m][i]:.1f}")
                 for m, short in (("barlow_twins", "BT-slice"), ("vibcreg", "VIb-slice"))}
-            lines += _accuracy_table(rows, "nc", protocol, methods, nc, thesis)
+            lines += accuracy_table(rows, "nc", protocol, methods, nc, LABELS, thesis)
         lines += ["### NC-VQVAE datasets, fit seconds", ""]
-        lines += _fit_time_table(rows, "nc", methods, nc)
+        lines += fit_time_table(rows, "nc", methods, nc, LABELS)
     return "\n".join(lines)
-
-
-def read_rows(paths: list[str]) -> list[dict]:
-    """The rows of earlier runs' CSVs, typed as :func:`main` records them."""
-    typed = {"seed": int, "n_iter": int, "n_train": int, "n_test": int, "length": int,
-             "accuracy": float, "fit_seconds": float, "transform_seconds": float}
-    rows, seen = [], set()
-    for path in paths:
-        with open(path, newline="") as fh:
-            for row in csv.DictReader(fh):
-                # Every part records the 1-NN baselines of its datasets: keep them once.
-                key = tuple(row[k] for k in ("part", "dataset", "method", "seed", "protocol"))
-                if key not in seen:
-                    seen.add(key)
-                    rows.append({k: typed.get(k, str)(v) for k, v in row.items() if v != ""})
-    return rows
 
 
 def main(argv=None) -> int:
@@ -252,20 +173,19 @@ def main(argv=None) -> int:
         rows.extend(new_rows)
         print(f"{label:50s} {time.perf_counter() - started:8.1f} s", flush=True)
         # Rewritten after every fit, so that an interrupted run keeps what it measured.
-        with open(out / "two_view.csv", "w", newline="") as fh:
-            writer = csv.DictWriter(fh, FIELDS, extrasaction="ignore", lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
+        write_csv(rows, out / "two_view.csv")
         (out / "two_view.md").write_text(render(rows, args, time.perf_counter() - started))
 
     if args.merge:
         record([], "merged " + ", ".join(args.merge))
         return 0
     for dataset in args.suite:
-        record(baseline_rows(dataset, args), f"suite {dataset} 1-NN-ED")
+        record(baseline_rows(dataset, args.data_home), f"suite {dataset} 1-NN-ED")
         for method in args.methods:
             for seed in args.seeds:
-                record(suite_rows(dataset, method, seed, args), f"suite {dataset} {method} {seed}")
+                arm = (method, method, _params(args))
+                record(fit_rows(dataset, arm, seed, args.data_home),
+                       f"suite {dataset} {method} {seed}")
     for dataset in args.nc:
         data = load_nc(dataset, args)
         for method in args.methods:
