@@ -118,7 +118,8 @@ def _grads(module):
 
 
 def test_only_the_sampled_level_receives_gradient(gunpoint):
-    est = IARSTransformer(n_iters=1, random_state=0, **TINY).fit(gunpoint[0])
+    est = IARSTransformer(n_iters=1, selection_frequency="epoch", random_state=0,
+                          **TINY).fit(gunpoint[0])
     module, batch = est.module_, torch.from_numpy(gunpoint[0][:8]).float()
     # Mid-period at level 3, on the epoch's last step: the levels are measured too.
     period = {"level": 3, "step": 1, "row": None}
@@ -152,7 +153,8 @@ def test_only_the_sampled_level_receives_gradient(gunpoint):
 
 @pytest.mark.parametrize(
     "selection, frequency, expected_calls",
-    [("paper", "epoch", 2), ("uniform", "epoch", 0), ("paper", "iteration", 12)],
+    [("paper", "epoch", 2), ("uniform", "epoch", 0), ("paper", "iteration", 14),
+     ("paper", 3, 6)],
 )
 def test_other_levels_are_computed_only_when_the_scorer_needs_them(
     gunpoint, monkeypatch, selection, frequency, expected_calls
@@ -165,7 +167,7 @@ def test_other_levels_are_computed_only_when_the_scorer_needs_them(
 
     monkeypatch.setattr(iars, "level_losses", counting)
     IARSTransformer(selection=selection, selection_frequency=frequency, n_epochs=2,
-                    random_state=0, **TINY).fit(gunpoint[0])  # 50 // 8 = 6 steps per epoch
+                    random_state=0, **TINY).fit(gunpoint[0])  # 50 series: 7 steps per epoch
     assert len(calls) == expected_calls
     assert not any(calls)  # never with a graph
 
@@ -173,7 +175,8 @@ def test_other_levels_are_computed_only_when_the_scorer_needs_them(
 # -- the estimator on real data ---------------------------------------------------------
 def test_fit_transform_shapes_and_fitted_attributes(gunpoint):
     X_train, X_test = gunpoint
-    est = IARSTransformer(n_epochs=3, random_state=0, **TINY).fit(X_train)
+    est = IARSTransformer(n_epochs=3, selection_frequency="epoch", random_state=0,
+                          **TINY).fit(X_train)
     assert est.transform(X_test).shape == (150, 8)
     assert est.encode(X_test[:5], level="timestamp").shape == (5, 150, 8)
     assert est.n_levels_ == 8  # floor(log2 150) + 1
@@ -194,6 +197,45 @@ def test_iteration_frequency_and_uniform_table(gunpoint):
     assert (measured.argmax(axis=1) <= est.resolution_history_).all()
 
 
+@pytest.mark.parametrize(
+    "frequency, n_epochs, n_iters, expected",
+    [("auto", 50, None, None), ("auto", 49, None, 6), ("auto", None, 200, 4),
+     ("auto", None, 30, 1), ("epoch", None, 30, None), ("iteration", 60, None, 1), (5, 2, None, 5)],
+)
+def test_selection_period_rule(frequency, n_epochs, n_iters, expected):
+    """"auto": per epoch when the budget spans >= 50 epochs, else >= 50 draws per fit."""
+    ctx = TrainContext(estimator=None, rng=None, data=torch.zeros(50, 4, 1), batch_size=8,
+                       drop_last=False, n_epochs=n_epochs, n_iters=n_iters)  # 7 steps/epoch
+    est = IARSTransformer(selection_frequency=frequency)
+    assert est._selection_period(ctx) == expected
+
+
+def test_step_periods_span_epochs_and_the_last_step_closes_one(gunpoint):
+    est = IARSTransformer(selection_frequency=3, n_iters=10, random_state=0,
+                          **TINY).fit(gunpoint[0])  # 7 steps per epoch
+    assert est.selection_period_ == 3
+    # steps 1-3, 4-6, 7-9 (across the epoch boundary) and the last step alone
+    assert len(est.resolution_history_) == 4
+    table = np.asarray(est.resolution_losses_)
+    assert table.shape == (4, 8) and np.isfinite(table[:, 0]).all()
+
+
+def test_a_step_period_open_when_the_epochs_run_out_is_closed_with_its_row(gunpoint):
+    est = IARSTransformer(selection_frequency=4, n_epochs=2, random_state=0,
+                          **TINY).fit(gunpoint[0])  # 14 steps: periods of 4, 4, 4, 2
+    table = np.asarray(est.resolution_losses_)
+    assert len(est.resolution_history_) == 4 and table.shape == (4, 8)
+    assert np.isfinite(table[:, 0]).all()  # the last period measured at the epoch end
+
+
+def test_auto_selection_draws_many_levels_on_a_one_epoch_fit():
+    X = np.random.default_rng(0).normal(size=(400, 32, 1))  # 50 steps per epoch
+    est = IARSTransformer(n_iters=60, random_state=0, **TINY).fit(X)
+    assert est.selection_period_ == 1  # 60 // 50
+    assert len(est.resolution_history_) == 60
+    assert len(set(est.resolution_history_)) == est.n_levels_ == 6  # every level drawn
+
+
 def test_level_draws_leave_the_ts2vec_views_unchanged(gunpoint, monkeypatch):
     seen = {TS2VecTransformer: [], IARSTransformer: []}
     original = TS2VecTransformer._encode_views
@@ -204,8 +246,8 @@ def test_level_draws_leave_the_ts2vec_views_unchanged(gunpoint, monkeypatch):
         return out
 
     monkeypatch.setattr(TS2VecTransformer, "_encode_views", spy)
-    for cls in seen:
-        cls(n_iters=8, random_state=0, **TINY).fit(gunpoint[0])
+    for cls in seen:  # IARS keeps the last partial batch by default, TS2Vec drops it
+        cls(n_iters=8, drop_last=True, random_state=0, **TINY).fit(gunpoint[0])
     assert len(seen[IARSTransformer]) == 8
     assert seen[IARSTransformer] == seen[TS2VecTransformer]  # same crop lengths
 
@@ -221,7 +263,8 @@ def test_random_state_makes_fits_identical(gunpoint):
 
 def test_save_load_pickle_and_warm_start(gunpoint, tmp_path):
     X_train, X_test = gunpoint
-    est = IARSTransformer(n_epochs=2, random_state=0, **TINY).fit(X_train)
+    est = IARSTransformer(n_epochs=2, selection_frequency="epoch", random_state=0,
+                          **TINY).fit(X_train)
     est.save(tmp_path / "iars.pt")
     for other in (load(tmp_path / "iars.pt"), pickle.loads(pickle.dumps(est))):
         assert other.resolution_history_ == est.resolution_history_

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from numbers import Integral
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..encoders.resnet import ResNet18Encoder
@@ -14,6 +15,9 @@ from ..losses import hierarchical_contrastive_loss, level_losses, single_level_l
 from .ts2vec import TS2VecTransformer
 
 __all__ = ["IARSTransformer"]
+
+# selection_frequency="auto" draws a level at least this many times per fit.
+_MIN_SELECTIONS = 50
 
 
 class IARSTransformer(TS2VecTransformer):
@@ -36,14 +40,23 @@ class IARSTransformer(TS2VecTransformer):
     selection : {"paper", "uniform"}, default="paper"
         ``"paper"``: importance-aware sampling (see Notes).  ``"uniform"``: every
         level equally likely, which is what the official code does in effect.
-    selection_frequency : {"epoch", "iteration"}, default="epoch"
-        How often a new level is drawn: once per epoch (the paper) or before every
-        optimiser step (the official code).
+    selection_frequency : {"auto", "epoch", "iteration"} or int, default="auto"
+        How often a new level is drawn: once per epoch (the paper), before every
+        optimiser step (the official code), or every ``k`` optimiser steps (an
+        int).  "auto" is "epoch" when the fit's budget spans at least 50 epochs, and
+        otherwise every ``max(1, planned_steps // 50)`` steps, so that every fit
+        draws about 50 times or more: with TS2Vec's budget of 200 or 600 steps, a
+        large training set gives one or two epochs, and per-epoch selection would
+        train one or two resolutions in the whole fit (FordA: 450 steps per epoch).
+        The choice is recorded in ``selection_period_``.
     output_dims, hidden_dims, depth, alpha, temporal_unit, max_train_length, \
 loss_chunk_size, mask_p, dropout, n_epochs, n_iters, batch_size, lr, weight_decay, \
 level, device, random_state, verbose, warm_start, n_iter_no_change, tol, precision, \
 compile, n_threads
-        As in :class:`TS2VecTransformer`, with the same defaults.  ``loss_chunk_size``
+        As in :class:`TS2VecTransformer`, with the same defaults.
+    drop_last : bool, default=False
+        Skip the last partial batch of each epoch.  False as the official IARS loader
+        (TS2Vec's drops it); a last batch of a single series is skipped either way.  ``loss_chunk_size``
         applies to the trained level's loss and to the losses measured for selection.
 
     Attributes
@@ -55,6 +68,8 @@ compile, n_threads
     resolution_history_ : list of int
         Level sampled for each selection period (epoch or iteration).  When a crop
         is shorter than ``2**r``, that step trains the crop's coarsest level.
+    selection_period_ : int or None
+        Optimiser steps per selection period; None when a period is an epoch.
     resolution_losses_ : Tensor of shape (n_periods, n_levels), float64
         Loss of every level measured in each period, NaN where not measured
         (levels the measured crop is too short for; in ``"uniform"`` mode only the
@@ -93,11 +108,10 @@ n_iter_, n_epochs_, fit_time_
 
     Cost of the scores: the losses of the other levels are computed without a graph
     on the representations the training step already has (no extra encoder pass),
-    and only on the **last batch of each epoch**, the one batch whose values the
-    scorer reads (every batch with ``selection_frequency="iteration"``; never with
-    ``selection="uniform"``).  The paper's per-epoch loss of a level is therefore
-    the loss on that epoch's last batch: a one-batch estimate that costs one
-    forward-only hierarchical loss per epoch.
+    and only on the **last batch of each selection period**, the one batch whose
+    values the scorer reads (never with ``selection="uniform"``).  The paper's
+    per-epoch loss of a level is therefore the loss on that period's last batch: a
+    one-batch estimate that costs one forward-only hierarchical loss per period.
 
     The level draws do not consume the training random stream (see
     ``_level_generator``): with the same ``random_state``, IARS and
@@ -141,7 +155,8 @@ n_iter_, n_epochs_, fit_time_
         **TS2VecTransformer._parameter_constraints,
         "backbone": [StrOptions({"dilated_conv", "resnet18"})],
         "selection": [StrOptions({"paper", "uniform"})],
-        "selection_frequency": [StrOptions({"epoch", "iteration"})],
+        "selection_frequency": [StrOptions({"auto", "epoch", "iteration"}),
+                                Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -149,7 +164,7 @@ n_iter_, n_epochs_, fit_time_
         *,
         backbone="dilated_conv",
         selection="paper",
-        selection_frequency="epoch",
+        selection_frequency="auto",
         output_dims=320,
         hidden_dims=64,
         depth=10,
@@ -163,7 +178,7 @@ n_iter_, n_epochs_, fit_time_
         n_iters=None,
         batch_size=8,
         lr=1e-3,
-        drop_last=True,
+        drop_last=False,
         weight_decay=0.01,
         level="instance",
         device="auto",
@@ -208,6 +223,7 @@ n_iter_, n_epochs_, fit_time_
             self.n_levels_ = int(longest).bit_length()  # floor(log2 L) + 1
             self.resolution_history_ = []
             self.resolution_losses_ = torch.empty(0, self.n_levels_, dtype=torch.float64)
+            self.selection_period_ = self._selection_period(ctx)
         # Every fit starts a new selection period (a resumed one continues its own).
         ctx.state.setdefault("period", _new_period())
 
@@ -232,15 +248,38 @@ n_iter_, n_epochs_, fit_time_
         if not ctx.is_last_micro_batch:  # the step's other micro-batches keep the level
             return loss
         # The scorer reads the losses of the period's last step only.
-        if self.selection_frequency == "iteration" or ctx.is_last_step_of_epoch:
+        # A step period also measures at epoch ends, so that a period still open
+        # when an epoch budget or early stopping ends the fit has a row.
+        k = self.selection_period_
+        ends = k is not None and (period["step"] >= k or ctx.is_last_step)
+        if ends or ctx.is_last_step_of_epoch:
             period["row"] = self._measure_levels(out1, out2, level, loss)
-        if self.selection_frequency == "iteration":
+        if ends:
             self._close_period(period)
         return loss
 
     def on_epoch_end(self, ctx):
-        if self.selection_frequency == "epoch":
+        if self.selection_period_ is None:
             self._close_period(ctx.state["period"])
+
+    def on_fit_end(self, ctx):
+        if ctx.state["period"]["step"]:  # the fit ended inside a step period
+            self._close_period(ctx.state["period"])
+
+    def _selection_period(self, ctx) -> int | None:
+        """Steps per selection period (None: an epoch) for ``selection_frequency``."""
+        frequency = self.selection_frequency
+        if frequency == "epoch":
+            return None
+        if frequency == "iteration":
+            return 1
+        if frequency != "auto":
+            return int(frequency)
+        per_epoch = ctx.steps_per_epoch
+        planned = ctx.n_iters if ctx.n_iters is not None else ctx.n_epochs * per_epoch
+        if planned >= _MIN_SELECTIONS * per_epoch:
+            return None
+        return max(1, planned // _MIN_SELECTIONS)
 
     def _measure_levels(self, out1, out2, level, loss) -> list[float]:
         """Row of the loss table for this step, (n_levels_,) with NaN where absent."""
@@ -314,7 +353,9 @@ n_iter_, n_epochs_, fit_time_
         table = np.asarray(self.resolution_losses_)
         for r in range(table.shape[1]):
             axes[1].plot(np.arange(1, len(table) + 1), table[:, r], marker=".", label=f"r={r}")
-        axes[1].set_xlabel(self.selection_frequency)
+        axes[1].set_xlabel(
+            "epoch" if self.selection_period_ is None
+            else f"period of {self.selection_period_} step(s)")
         axes[1].set_ylabel("loss of level r")
         axes[1].legend(ncol=2, fontsize="small")
         return axes
