@@ -19,7 +19,10 @@ import contextlib
 import importlib
 import importlib.util
 import os
+import random
 import sys
+import tempfile
+import time
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
@@ -28,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["PEERS", "import_official", "legacy_runtime", "quiet",
-           "seed_global_generators", "ts2vec_run",
+           "seed_global_generators", "ts2vec_run", "ts2vec_forecast_run",
            "timedrl_run", "selftime_run"]
 
 PEERS = Path(__file__).resolve().parents[2] / "shared" / "peers"
@@ -87,26 +90,38 @@ def import_official(tree: str, modules: list[str], peers: Path = PEERS) -> dict 
 
 @contextlib.contextmanager
 def legacy_runtime():
-    """Let SelfTime's 2020 code run on this stack, for the duration of the block.
+    """Let the official 2020-2022 code run on this stack, for the duration of the block.
 
     - ``Tensor.cuda`` / ``Module.cuda`` return their argument unchanged when CUDA is
-      unavailable (the code calls ``.cuda()`` unconditionally);
-    - ``np.Inf``, removed in NumPy 2, is an alias of ``np.inf`` again.
+      unavailable (SelfTime calls ``.cuda()`` unconditionally);
+    - ``np.Inf`` and ``np.float``, removed in NumPy 2 and 1.24, are aliases of
+      ``np.inf`` and ``float`` again (SelfTime; TS2Vec's forecasting loader);
+    - ``pandas.DatetimeIndex.weekofyear``, removed in pandas 2, is the ISO week again
+      (TS2Vec's calendar covariates).
 
     Outside the block nothing is patched.
     """
+    import pandas as pd
+
+    had_week = hasattr(pd.DatetimeIndex, "weekofyear")
+    if not had_week:
+        pd.DatetimeIndex.weekofyear = property(
+            lambda self: pd.Index(self.isocalendar().week.to_numpy(dtype=np.int64)))
     saved = torch.Tensor.cuda, torch.nn.Module.cuda
     if not torch.cuda.is_available():
         torch.Tensor.cuda = lambda self, *a, **k: self
         torch.nn.Module.cuda = lambda self, *a, **k: self
-    had_inf = "Inf" in vars(np)
-    vars(np)["Inf"] = np.inf  # the removed name itself is what the old code reads
+    # The removed names themselves are what the old code reads.
+    aliases = {k: v for k, v in {"Inf": np.inf, "float": float}.items() if k not in vars(np)}
+    vars(np).update(aliases)
     try:
         yield
     finally:
         torch.Tensor.cuda, torch.nn.Module.cuda = saved
-        if not had_inf:
-            del vars(np)["Inf"]
+        for name in aliases:
+            del vars(np)[name]
+        if not had_week:
+            del pd.DatetimeIndex.weekofyear
 
 
 def seed_global_generators(seed: int) -> None:
@@ -139,6 +154,54 @@ def ts2vec_run(X: np.ndarray, *, n_iters: int, batch_size: int, seed: int, devic
             lambda Z: model.encode(Z, encoding_window="full_series"))
 
 
+def ts2vec_forecast_run(name: str, data_home: str, *, univariate: bool, seed: int) -> dict:
+    """The official ``train.py <name> --loader forecast_csv[_univar] --eval`` on the CPU.
+
+    What ``train.py`` does, with the official functions: ``datautils.load_forecast_csv``
+    (reading ``data_home/forecast/<name>.csv`` through a temporary ``datasets/``
+    folder, since it opens that relative path), ``TS2Vec`` with the script's defaults
+    (batch 8, lr 1e-3, 320 outputs, ``max_train_length`` 3000, the default budget of
+    ``TS2Vec.fit``), then ``tasks.eval_forecasting``.  Only the device (``train.py``
+    takes a GPU index) and the seeding (``init_dl_program``'s: ``random`` with
+    ``seed``, numpy with ``seed + 1``, torch with ``seed + 2``) are set here.
+
+    Returns
+    -------
+    dict
+        ``{"mse": {H: ...}, "mae": {H: ...}, "n_iters", "fit_seconds",
+        "encode_seconds"}``, errors on the standardised scale (``"norm"``).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "datasets").mkdir()
+        source = (Path(data_home) / "forecast" / f"{name}.csv").resolve()
+        (Path(tmp) / "datasets" / f"{name}.csv").symlink_to(source)
+        # tasks/__init__ imports the anomaly module, which needs bottleneck; pandas,
+        # which probes for it, is imported first so that it never sees the stand-in.
+        importlib.import_module("pandas")
+        _stub_missing("bottleneck", ("move_mean",), "only forecasting runs here")
+        with contextlib.chdir(tmp), legacy_runtime():
+            mods = import_official("ts2vec", ["datautils", "ts2vec", "tasks"])
+            data, train, valid, test, scaler, horizons, n_cov = mods[
+                "datautils"].load_forecast_csv(name, univar=univariate)
+    random.seed(seed)
+    np.random.seed(seed + 1)  # noqa: NPY002 -- the official code uses the legacy global state
+    torch.manual_seed(seed + 2)
+    train_data = data[:, train]
+    model = mods["ts2vec"].TS2Vec(input_dims=train_data.shape[-1], device="cpu",
+                                  batch_size=8, lr=0.001, output_dims=320,
+                                  max_train_length=3000)
+    start = time.perf_counter()
+    model.fit(train_data, n_epochs=None, n_iters=None)
+    fit_seconds = time.perf_counter() - start
+    with quiet():
+        _, res = mods["tasks"].eval_forecasting(model, data, train, valid, test, scaler,
+                                                horizons, n_cov)
+    return {"mse": {h: float(res["ours"][h]["norm"]["MSE"]) for h in horizons},
+            "mae": {h: float(res["ours"][h]["norm"]["MAE"]) for h in horizons},
+            "n_iters": model.n_iters,
+            "fit_seconds": fit_seconds, "encode_seconds": float(res["ts2vec_infer_time"])}
+
+
 def timedrl_run(X: np.ndarray, *, n_epochs: int, batch_size: int, seed: int, device: str,
                 d_model: int, n_heads: int, n_layers: int, patch_len: int, stride: int,
                 dropout: float, lr: float, weight_decay: float, lambda_: float):
@@ -152,7 +215,8 @@ def timedrl_run(X: np.ndarray, *, n_epochs: int, batch_size: int, seed: int, dev
     ``lambda_`` x the symmetric negative cosine between each view's predicted and the
     other's stopped [CLS].
     """
-    _stub_missing_tsai()
+    _stub_missing("tsai.all", ("ResBlock", "TemporalConvNet"),
+                  "only TimeDRL's transformer encoder runs here")
     mods = import_official("timedrl", ["models.TimeDRL", "layers.Embed"])
     seed_global_generators(seed)
     T, C = X.shape[1], X.shape[2]
@@ -197,22 +261,24 @@ def timedrl_run(X: np.ndarray, *, n_epochs: int, batch_size: int, seed: int, dev
     return fit, encode
 
 
-def _stub_missing_tsai() -> None:
-    """TimeDRL imports ``tsai.all`` for its ResNet/TCN encoders; the transformer needs none.
+def _stub_missing(name: str, attrs: tuple[str, ...], why: str) -> None:
+    """Let an official tree import an optional dependency this run never calls.
 
-    When tsai is not installed, a stand-in module lets the import succeed; building
-    one of those encoders would then fail with a clear error.
+    When ``name`` (e.g. ``"tsai.all"``) is not installed, a stand-in module whose
+    ``attrs`` raise an ImportError naming ``why`` takes its place in ``sys.modules``.
     """
-    if "tsai.all" in sys.modules or importlib.util.find_spec("tsai") is not None:
+    root = name.split(".")[0]
+    if name in sys.modules or importlib.util.find_spec(root) is not None:
         return
 
     def missing(*args, **kwargs):
-        raise ImportError("tsai is not installed; only TimeDRL's transformer encoder runs here")
+        raise ImportError(f"{root} is not installed; {why}")
 
-    stub = ModuleType("tsai.all")
-    stub.ResBlock = stub.TemporalConvNet = missing
-    sys.modules["tsai"] = ModuleType("tsai")
-    sys.modules["tsai.all"] = stub
+    stub = ModuleType(name)
+    for attr in attrs:
+        setattr(stub, attr, missing)
+    sys.modules.setdefault(root, ModuleType(root))
+    sys.modules[name] = stub
 
 
 def selftime_run(X: np.ndarray, *, n_epochs: int, batch_size: int, seed: int, n_views: int,
