@@ -1,30 +1,13 @@
-"""Callbacks: user code that runs at named moments of every estimator's ``fit``.
-
-Pass a list to any estimator's ``callbacks`` parameter::
-
-    enc = TS2VecTransformer(callbacks=[EarlyStopping(validation_fraction=0.2),
-                                       CSVLogger("train.csv")])
-
-A callback implements any of the hooks of :class:`Callback` (the same names as the
-method hooks, see :mod:`sslts._loop`), each called with the estimator and the
-:class:`~sslts._loop.TrainContext`.  ``fit`` works on deep copies of the callbacks,
-stored in the fitted attribute ``callbacks_``: what you passed is never changed, so
-the same list can serve many fits (``clone``, ``GridSearchCV(n_jobs=2)``).
-The shortcuts ``verbose`` and ``n_iter_no_change`` add the built-in callbacks
-:class:`PrintLog` / :class:`ProgressBar` and :class:`EarlyStopping`.
-"""
+"""Callbacks that steer training: early stopping, accumulation, schedules, checkpoints."""
 
 from __future__ import annotations
 
-import csv
 import math
-import sys
-import time
 from pathlib import Path
 
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
-from ._persistence import (
+from .._persistence import (
     atomic_save,
     data_fingerprint,
     decode,
@@ -32,71 +15,9 @@ from ._persistence import (
     estimator_payload,
     read_payload,
 )
+from .base import Callback
 
-__all__ = [
-    "CSVLogger",
-    "Callback",
-    "Checkpoint",
-    "EarlyStopping",
-    "GradientAccumulation",
-    "History",
-    "LearningRateScheduler",
-    "PrintLog",
-    "ProgressBar",
-    "TensorBoard",
-]
-
-
-class Callback:
-    """Base class of callbacks; every hook does nothing.
-
-    Override any of ``on_fit_start``, ``on_epoch_start``, ``on_step_end``,
-    ``on_epoch_end`` and ``on_fit_end``; each receives ``(estimator, ctx)``.  State
-    that must survive a checkpoint goes through :meth:`state_dict` /
-    :meth:`load_state_dict` (plain data only).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sslts import TS2VecTransformer
-    >>> from sslts.callbacks import Callback
-    >>> class CountSteps(Callback):
-    ...     def on_fit_start(self, est, ctx):
-    ...         self.steps = 0
-    ...     def on_step_end(self, est, ctx):
-    ...         self.steps += 1
-    >>> X = np.random.default_rng(0).normal(size=(8, 20))
-    >>> enc = TS2VecTransformer(output_dims=4, hidden_dims=4, depth=1, n_iters=3,
-    ...                         batch_size=4, callbacks=[CountSteps()]).fit(X)
-    >>> enc.callbacks_[0].steps
-    3
-    """
-
-    def on_fit_start(self, estimator, ctx) -> None:
-        """Before the first epoch (after a resume, the restored state is in place)."""
-
-    def on_epoch_start(self, estimator, ctx) -> None:
-        """Before the first step of an epoch."""
-
-    def on_step_end(self, estimator, ctx) -> None:
-        """After every optimiser step; ``ctx.loss`` holds the step's loss tensor."""
-
-    def on_epoch_end(self, estimator, ctx) -> None:
-        """After every epoch; ``ctx.logs`` holds its loss, lr and time."""
-
-    def on_fit_end(self, estimator, ctx) -> None:
-        """After the last epoch, or an interruption (see ``ctx.logs["status"]``)."""
-
-    def state_dict(self) -> dict:
-        """State to write in a checkpoint."""
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Restore :meth:`state_dict` when a fit resumes."""
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
-        return f"{type(self).__name__}({args})"
+__all__ = ["Checkpoint", "EarlyStopping", "GradientAccumulation", "LearningRateScheduler"]
 
 
 class EarlyStopping(Callback):
@@ -296,141 +217,6 @@ class LearningRateScheduler(Callback):
         self.pending_ = dict(state)
 
 
-class History(Callback):
-    """Keep every epoch's logs (loss, lr, time, held-out loss) in ``history_``.
-
-    Attributes
-    ----------
-    history_ : list of dict
-        One dict per epoch of the last fit: ``epoch``, ``loss``, ``lr``,
-        ``epoch_time`` and, with a held-out set, ``val_loss``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sslts import TS2VecTransformer
-    >>> from sslts.callbacks import History
-    >>> X = np.random.default_rng(0).normal(size=(8, 20))
-    >>> enc = TS2VecTransformer(output_dims=4, hidden_dims=4, depth=1, n_epochs=2,
-    ...                         batch_size=4, callbacks=[History()]).fit(X)
-    >>> [row["epoch"] for row in enc.callbacks_[0].history_]
-    [1, 2]
-    """
-
-    def on_fit_start(self, estimator, ctx):
-        if not hasattr(self, "history_"):
-            self.history_ = []
-
-    def on_epoch_end(self, estimator, ctx):
-        self.history_.append(dict(ctx.logs))
-
-    def state_dict(self):
-        return {"history": [dict(row) for row in self.history_]}
-
-    def load_state_dict(self, state):
-        self.history_ = [dict(row) for row in state["history"]]
-
-
-class CSVLogger(Callback):
-    """Append each epoch's logs to a CSV file (epoch, loss, lr, epoch_time[, val_loss]).
-
-    Parameters
-    ----------
-    path : str or path-like
-        The file; a header is written when it is new or empty.
-    """
-
-    _fields = ("epoch", "loss", "lr", "epoch_time", "val_loss")
-
-    def __init__(self, path):
-        self.path = path
-
-    def on_epoch_end(self, estimator, ctx):
-        path = Path(self.path)
-        new = not path.exists() or path.stat().st_size == 0
-        with path.open("a", newline="") as f:  # opened per epoch: nothing to close or pickle
-            writer = csv.DictWriter(f, fieldnames=self._fields, extrasaction="ignore")
-            if new:
-                writer.writeheader()
-            writer.writerow(ctx.logs)
-
-
-class TensorBoard(Callback):
-    """Write the epoch loss, held-out loss and lr to TensorBoard.
-
-    Needs ``torch.utils.tensorboard`` (``pip install tensorboard``).
-
-    Parameters
-    ----------
-    log_dir : str or path-like
-        Directory of the event files.
-    """
-
-    def __init__(self, log_dir):
-        self.log_dir = log_dir
-
-    def on_fit_start(self, estimator, ctx):
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError as exc:
-            raise ImportError("TensorBoard needs the tensorboard package: "
-                              "pip install tensorboard") from exc
-        self.writer_ = SummaryWriter(str(self.log_dir))
-
-    def on_epoch_end(self, estimator, ctx):
-        for key in ("loss", "val_loss", "lr"):
-            if key in ctx.logs:
-                self.writer_.add_scalar(key, ctx.logs[key], ctx.logs["epoch"])
-
-    def on_fit_end(self, estimator, ctx):
-        writer = self.__dict__.pop("writer_", None)  # holds threads and files: never pickled
-        if writer is not None:
-            writer.close()
-
-
-class PrintLog(Callback):
-    """One line per epoch on standard output (what ``verbose=1`` adds)."""
-
-    def on_fit_start(self, estimator, ctx):
-        self.start_ = time.perf_counter()
-
-    def on_epoch_end(self, estimator, ctx):
-        logs = ctx.logs
-        val = f"  val_loss {logs['val_loss']:.5f}" if "val_loss" in logs else ""
-        print(
-            f"{type(estimator).__name__} epoch {logs['epoch']:4d}  iter {estimator.n_iter_:6d}  "
-            f"loss {logs['loss']:.5f}{val}  {time.perf_counter() - self.start_:7.1f} s",
-            flush=True,
-        )
-
-
-class ProgressBar(Callback):
-    """A tqdm bar over iterations (iteration budget) or epochs; what ``verbose=2`` adds."""
-
-    def on_fit_start(self, estimator, ctx):
-        from tqdm.auto import tqdm
-
-        self.per_iter_ = ctx.n_iters is not None
-        total, unit = (ctx.n_iters, "it") if self.per_iter_ else (ctx.n_epochs, "epoch")
-        done = ctx.iters_done if self.per_iter_ else ctx.epoch
-        self.bar_ = tqdm(total=total, initial=done, unit=unit, desc=type(estimator).__name__,
-                         file=sys.stderr)
-
-    def on_step_end(self, estimator, ctx):
-        if self.per_iter_:
-            self.bar_.update(1)
-
-    def on_epoch_end(self, estimator, ctx):
-        self.bar_.set_postfix(loss=f"{ctx.logs['loss']:.4f}")
-        if not self.per_iter_:
-            self.bar_.update(1)
-
-    def on_fit_end(self, estimator, ctx):
-        bar = self.__dict__.pop("bar_", None)  # absent when the fit failed before its start
-        if bar is not None:
-            bar.close()
-
-
 class Checkpoint(Callback):
     """Save the training state every few epochs and resume an interrupted ``fit``.
 
@@ -553,7 +339,7 @@ class Checkpoint(Callback):
 
     def write(self, est, ctx) -> None:
         """Save ``est`` and the state of its loop ``ctx`` (rank 0 only)."""
-        from . import distributed
+        from .. import distributed
 
         if not distributed.is_main_process():  # the ranks hold identical models
             return
