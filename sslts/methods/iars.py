@@ -114,7 +114,7 @@ n_iter_, n_epochs_, fit_time_
     one-batch estimate that costs one forward-only hierarchical loss per period.
 
     The level draws do not consume the training random stream (see
-    ``_level_generator``): with the same ``random_state``, IARS and
+    ``_level_generator``): with the same ``random_state`` and ``drop_last``, IARS and
     :class:`TS2VecTransformer` train on identical crops, masks and dropout.
 
     Differences from the official code (``KEEBVIN/IARS``): it records the previous
