@@ -21,7 +21,6 @@ from sslts.encoders.transformer import (
     timestamp_to_patch,
 )
 from sslts.losses.simsiam import masked_mse, negative_cosine, simsiam_loss
-from sslts.methods.timedrl import _MIN_DEFAULT_STEPS
 from sslts.schedules import SCHEDULES, lr_factor
 
 TINY = dict(output_dims=8, n_heads=2, n_layers=1, patch_len=4, stride=2, random_state=0)
@@ -241,20 +240,46 @@ def test_defaults_follow_the_official_classification_configs():
     assert [lr_factor(est.lr_schedule, k) for k in range(3)] == [1.0, 1.0, 0.5]
 
 
-@pytest.mark.parametrize("n, batch_size", [(30, 32), (40, 32), (300, 32), (33, 32), (7, 4)])
-def test_default_budget_rule(n, batch_size):
-    # Restated: full batches plus a last partial batch of two or more series.
-    steps = n // batch_size + (n % batch_size >= 2) if n >= batch_size else 1
-    expected = max(30, -(-_MIN_DEFAULT_STEPS // steps))
+@pytest.mark.parametrize("n, batch_size", [(30, 32), (300, 32), (7, 4)])
+def test_default_budget_is_the_official_30_epochs(n, batch_size):
     est = TimeDRLTransformer(batch_size=batch_size)
-    assert est._budget(_series(n, 8)) == (expected, None)
+    assert est._budget(_series(n, 8)) == (30, None)
     assert TimeDRLTransformer(n_iters=5)._budget(_series(n, 8)) == (None, 5)
+
+
+@pytest.mark.parametrize(
+    "n, drop_last, steps",
+    # 30 series: 11 copies (330) = 10 batches of 32 + 10; 316 series (FingerMovements)
+    # are already 10 batches; 33 = 32 + a batch of one, skipped: 10 copies, 11 steps;
+    # drop_last: 40 = one batch, 8 copies = 10 batches.
+    [(30, False, 11), (316, False, 10), (33, False, 11), (40, True, 10)],
+)
+def test_an_epoch_takes_at_least_min_epoch_steps(n, drop_last, steps):
+    est = TimeDRLTransformer(**TINY, n_epochs=1, drop_last=drop_last).fit(_series(n, 8))
+    assert est.n_iter_ == steps and est.n_epochs_ == 1
+    X = _series(n, 8)
+    tiled = est._prepare_training_data(X)
+    assert len(tiled) % n == 0  # whole copies: every series equally often
+    np.testing.assert_array_equal(tiled[:n], X)
+    one_pass = TimeDRLTransformer(**TINY, n_epochs=1, drop_last=drop_last, min_epoch_steps=1)
+    assert one_pass.fit(X).n_iter_ == (
+        n // 32 + (0 if drop_last or n % 32 < 2 else 1) if n >= 32 else 1)
+
+
+def test_min_epoch_steps_keeps_the_schedule_per_epoch():
+    history = History()
+    est = TimeDRLTransformer(**TINY, n_epochs=3, callbacks=[history]).fit(_series(30, 8))
+    assert est.n_iter_ == 33  # 3 epochs of 11 steps
+    rates = [row["lr"] for row in est.callbacks_[0].history_]
+    np.testing.assert_allclose(rates, [1e-3, 1e-3, 5e-4])  # type1 per (longer) epoch
+    with pytest.raises(ValueError, match="min_epoch_steps"):
+        TimeDRLTransformer(min_epoch_steps=0).fit(_series(30, 8))
 
 
 @pytest.mark.parametrize("n, drop_last, steps", [(40, False, 2), (33, False, 1), (40, True, 1)])
 def test_last_partial_batch_is_kept_by_default(n, drop_last, steps):
     # Batch 32: 40 series give 32 + 8; 33 give 32 + 1 and the batch of one is skipped.
-    params = {**TINY, "n_epochs": 1, "drop_last": drop_last}
+    params = {**TINY, "n_epochs": 1, "drop_last": drop_last, "min_epoch_steps": 1}
     assert TimeDRLTransformer(**params).fit(_series(n, 8)).n_iter_ == steps
 
 
