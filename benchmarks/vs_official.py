@@ -114,9 +114,11 @@ def make_run(method: str, code: str, X: np.ndarray, seed: int, budget: dict, wor
                     lr=1e-3, weight_decay=1e-3, lambda_=0.1)
         if code == "official":
             return timedrl_run(X, seed=seed, device="cpu", d_model=64, **arch, **budget)
-        # The official run's token embedding, where this sslts version names it.
+        # The official run's token embedding and epochs of one pass each, where this
+        # sslts version names them.
         same_embedding = {k: v for k, v in dict(token_embedding="conv", token_kernel_size=3,
-                                                positional_encoding="fixed").items()
+                                                positional_encoding="fixed",
+                                                min_epoch_steps=1).items()
                           if k in TimeDRLTransformer().get_params()}
         enc = TimeDRLTransformer(output_dims=64, channel_independent=False,
                                  lr_schedule="type1", drop_last=False, random_state=seed,
