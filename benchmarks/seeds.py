@@ -163,6 +163,24 @@ def write_csv(rows: list[dict], path: Path) -> None:
         writer.writerows(rows)
 
 
+def recorder(rows: list[dict], csv_path: Path, md_path: Path, render_md):
+    """``record(new_rows, label)``: add rows, print progress, rewrite both result files.
+
+    The files are rewritten after every fit, so that an interrupted run keeps what
+    it measured; ``render_md(rows, elapsed_seconds)`` gives the markdown.
+    """
+    started = time.perf_counter()
+
+    def record(new_rows: list[dict], label: str) -> None:
+        rows.extend(new_rows)
+        elapsed = time.perf_counter() - started
+        print(f"{label:60s} {elapsed:8.1f} s", flush=True)
+        write_csv(rows, csv_path)
+        md_path.write_text(render_md(rows, elapsed) + "\n")
+
+    return record
+
+
 def _commit() -> str:
     def git(*cmd):
         return subprocess.run(["git", *cmd], capture_output=True, text=True,
@@ -221,15 +239,8 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = read_rows(args.merge) if args.merge else []
-    started = time.perf_counter()
-
-    def record(new_rows, label):
-        rows.extend(new_rows)
-        print(f"{label:60s} {time.perf_counter() - started:8.1f} s", flush=True)
-        # Rewritten after every fit, so that an interrupted run keeps what it measured.
-        write_csv(rows, out / f"seeds_{args.tag}.csv")
-        (out / f"seeds_{args.tag}.md").write_text(
-            render(rows, args, time.perf_counter() - started) + "\n")
+    record = recorder(rows, out / f"seeds_{args.tag}.csv", out / f"seeds_{args.tag}.md",
+                      lambda rows, elapsed: render(rows, args, elapsed))
 
     if args.merge:
         record([], "merged " + ", ".join(args.merge))

@@ -47,8 +47,8 @@ from .seeds import (
     fit_rows,
     fit_time_table,
     read_rows,
+    recorder,
     select,
-    write_csv,
 )
 
 METHODS = {
@@ -167,14 +167,8 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = read_rows(args.merge) if args.merge else []
-    started = time.perf_counter()
-
-    def record(new_rows, label):
-        rows.extend(new_rows)
-        print(f"{label:50s} {time.perf_counter() - started:8.1f} s", flush=True)
-        # Rewritten after every fit, so that an interrupted run keeps what it measured.
-        write_csv(rows, out / "two_view.csv")
-        (out / "two_view.md").write_text(render(rows, args, time.perf_counter() - started))
+    record = recorder(rows, out / "two_view.csv", out / "two_view.md",
+                      lambda rows, elapsed: render(rows, args, elapsed))
 
     if args.merge:
         record([], "merged " + ", ".join(args.merge))
