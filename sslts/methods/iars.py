@@ -53,11 +53,11 @@ class IARSTransformer(TS2VecTransformer):
 loss_chunk_size, mask_p, dropout, n_epochs, n_iters, batch_size, lr, weight_decay, \
 level, device, random_state, verbose, warm_start, n_iter_no_change, tol, precision, \
 compile, n_threads
-        As in :class:`TS2VecTransformer`, with the same defaults.
+        As in :class:`TS2VecTransformer`, with the same defaults.  ``loss_chunk_size``
+        applies to the trained level's loss and to the losses measured for selection.
     drop_last : bool, default=False
         Skip the last partial batch of each epoch.  False as the official IARS loader
-        (TS2Vec's drops it); a last batch of a single series is skipped either way.  ``loss_chunk_size``
-        applies to the trained level's loss and to the losses measured for selection.
+        (TS2Vec's drops it); a last batch of a single series is skipped either way.
 
     Attributes
     ----------
@@ -66,7 +66,7 @@ compile, n_threads
         training crop (``min(n_timestamps, max_train_length)``).  Level ``r`` pools
         ``2**r`` consecutive timestamps into one, whatever the crop length.
     resolution_history_ : list of int
-        Level sampled for each selection period (epoch or iteration).  When a crop
+        Level sampled for each selection period (see ``selection_period_``).  When a crop
         is shorter than ``2**r``, that step trains the crop's coarsest level.
     selection_period_ : int or None
         Optimiser steps per selection period; None when a period is an epoch.
