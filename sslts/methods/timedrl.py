@@ -73,8 +73,8 @@ class TimeDRLTransformer(BaseSSLTransformer):
         (:class:`~sslts.encoders.transformer.CircularConvEmbedding`; every tuned
         official configuration uses it, and the [CLS] token then also sees the first
         and last patch).  On the 16-dataset UCR/UEA suite (3 seeds, SVM) "linear"
-        scored 80.7 % and "conv" 79.3 %, within seed noise of each other; "conv"
-        loses 25 points on CBF, wins 16 on BasicMotions (``docs/timedrl.md``).
+        scored 80.9 % and "conv" 79.3 %, within seed noise of each other; "conv"
+        loses 25 points on CBF and wins 12 on RacketSports (``docs/timedrl.md``).
     token_kernel_size : int, default=3
         Odd kernel of the "conv" token embedding (tuned official configurations: 3,
         or 5 on WISDM); ignored by "linear".
