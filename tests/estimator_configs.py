@@ -37,6 +37,7 @@ TINY = {
         "n_layers": 1,
         "patch_len": 4,
         "stride": 2,
+        "min_epoch_steps": 1,  # an epoch is one pass, as the suites count steps
     },
     "VIbCRegTransformer": {
         "encoder_params": {"base_width": 2},

@@ -389,7 +389,7 @@ def test_plots_draw(gunpoint):
     with pytest.raises(TypeError, match="IARSTransformer"):
         plotting.plot_resolutions(enc)
     iars = IARSTransformer(output_dims=4, hidden_dims=4, depth=1, n_epochs=2, device="cpu",
-                           random_state=0).fit(gunpoint[0])
+                           selection_frequency="epoch", random_state=0).fit(gunpoint[0])
     assert len(plotting.plot_resolutions(iars)[0].lines[0].get_xdata()) == 2
     plt.close("all")
 

@@ -9,7 +9,7 @@ from sslts.callbacks import Callback, GradientAccumulation
 from sslts.encoders import FastDropout
 
 TINY_TIMEDRL = dict(output_dims=8, n_heads=2, n_layers=1, patch_len=4, stride=4, n_epochs=1,
-                    random_state=0)
+                    min_epoch_steps=1, random_state=0)
 
 
 class _NoDropoutTimeDRL(TimeDRLTransformer):

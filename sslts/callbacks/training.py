@@ -128,6 +128,7 @@ class GradientAccumulation(Callback):
     >>> from sslts.callbacks import GradientAccumulation
     >>> X = np.random.default_rng(0).normal(size=(16, 24, 2))
     >>> enc = TimeDRLTransformer(patch_len=4, stride=4, n_epochs=1, batch_size=16,
+    ...                          min_epoch_steps=1,
     ...                          callbacks=[GradientAccumulation(4)]).fit(X)
     >>> enc.n_iter_  # one optimiser step, four micro-batches of 4 series
     1

@@ -144,7 +144,8 @@ n_iter_, n_epochs_, fit_time_
     >>> from sslts import IARSTransformer
     >>> X = np.random.default_rng(0).normal(size=(10, 30))
     >>> enc = IARSTransformer(output_dims=8, hidden_dims=8, depth=2, batch_size=4,
-    ...                       n_epochs=3, random_state=0).fit(X)
+    ...                       n_epochs=3, selection_frequency="epoch",
+    ...                       random_state=0).fit(X)
     >>> enc.transform(X).shape
     (10, 8)
     >>> len(enc.resolution_history_), tuple(enc.resolution_losses_.shape)
