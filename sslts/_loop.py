@@ -152,9 +152,22 @@ class TrainContext:
 
         Batch statistics (batch norm, the contrastive negatives) need two series.
         """
-        n = len(self.data)
-        full, rest = divmod(n, self.batch_size)
-        return full + (0 if self.drop_last or rest < 2 else 1) if n > 1 else 1
+        return self.count_steps(len(self.data), self.batch_size, self.drop_last)
+
+    @staticmethod
+    def count_steps(n_series: int, batch_size: int, drop_last: bool) -> int:
+        """Batches in one pass over ``n_series`` (see :attr:`steps_per_epoch`).
+
+        Examples
+        --------
+        >>> from sslts import TrainContext
+        >>> TrainContext.count_steps(40, 32, drop_last=False)  # 32 + 8
+        2
+        >>> TrainContext.count_steps(33, 32, drop_last=False)  # the batch of one is skipped
+        1
+        """
+        full, rest = divmod(n_series, batch_size)
+        return full + (0 if drop_last or rest < 2 else 1) if n_series > 1 else 1
 
     def iters_remain(self) -> bool:
         return self.n_iters is None or self.iters_done < self.n_iters

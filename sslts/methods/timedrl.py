@@ -10,6 +10,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
+from .._loop import TrainContext
 from ..base import BaseSSLTransformer
 from ..encoders.dropout import FastDropout
 from ..encoders.transformer import (
@@ -386,10 +387,9 @@ class TimeDRLTransformer(BaseSSLTransformer):
                 "channels in channel-independent mode): its predictor uses batch "
                 f"normalisation. Got n_samples={len(X)} series with {X.shape[2]} channel(s)."
             )
-        n, bs = len(X), self.batch_size
-        steps = n // bs + (0 if self.drop_last or n % bs < 2 else 1)
-        if steps < self.min_epoch_steps:
-            X = np.concatenate([X] * math.ceil(self.min_epoch_steps * bs / n))
+        n = len(X)
+        if TrainContext.count_steps(n, self.batch_size, self.drop_last) < self.min_epoch_steps:
+            X = np.concatenate([X] * math.ceil(self.min_epoch_steps * self.batch_size / n))
         return X
 
     def training_step(self, module, batch, ctx):
