@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 __all__ = ["PEERS", "import_official", "legacy_runtime", "quiet",
            "seed_global_generators", "ts2vec_run", "ts2vec_forecast_run",
-           "timedrl_run", "selftime_run"]
+           "timedrl_run", "OfficialTimeDRL", "selftime_run"]
 
 PEERS = Path(__file__).resolve().parents[2] / "shared" / "peers"
 
@@ -219,12 +219,14 @@ def ts2vec_forecast_run(name: str, data_home: str, *, univariate: bool, seed: in
 
 def timedrl_run(X: np.ndarray, *, n_epochs: int, batch_size: int, seed: int, device: str,
                 d_model: int, n_heads: int, n_layers: int, patch_len: int, stride: int,
-                dropout: float, lr: float, weight_decay: float, lambda_: float):
+                dropout: float, lr: float, weight_decay: float, lambda_: float,
+                token_embedding: str = "conv", positional_encoding: str = "fixed"):
     """The official TimeDRL ``Model`` trained with its pretraining step.
 
-    Channel-mixing tokens (a circular kernel-3 convolution embeds each patch, fixed
-    sinusoidal positions) and the [CLS] instance embedding, as in the official
-    classification configs; AdamW with the ``type1`` schedule (epochs 1 and 2 at
+    Channel-mixing tokens (by default a circular kernel-3 convolution embeds each
+    patch, fixed sinusoidal positions: the official classification configs; the
+    official ``token_embed_type`` / ``pos_embed_type`` names otherwise) and the [CLS]
+    instance embedding; AdamW with the ``type1`` schedule (epochs 1 and 2 at
     ``lr``, then halved after every epoch), the last partial batch of an epoch kept as
     the official classification loader does; loss = patch MSE of both views +
     ``lambda_`` x the symmetric negative cosine between each view's predicted and the
@@ -238,7 +240,7 @@ def timedrl_run(X: np.ndarray, *, n_epochs: int, batch_size: int, seed: int, dev
     args = SimpleNamespace(
         C=C, seq_len=T, patch_len=patch_len, stride=stride, enable_channel_independence=False,
         d_model=d_model, n_heads=n_heads, n_layers=n_layers, dropout=dropout,
-        activation="gelu", pos_embed_type="fixed", token_embed_type="conv",
+        activation="gelu", pos_embed_type=positional_encoding, token_embed_type=token_embedding,
         token_embed_kernel_size=3, get_i="cls", i_dim=d_model, data_aug="none",
         T_p=int((T - patch_len) / stride + 2), encoder_arch="transformer_encoder")
     with quiet():
@@ -274,6 +276,68 @@ def timedrl_run(X: np.ndarray, *, n_epochs: int, batch_size: int, seed: int, dev
                                    for i in range(0, len(Z), 256)])
 
     return fit, encode
+
+
+class OfficialTimeDRL:
+    """The official TimeDRL network and pretraining step behind ``fit`` / ``encode``.
+
+    A stand-in with the estimator interface ``benchmarks/run.py`` evaluates (``fit``,
+    ``encode(X, level="instance")``, ``get_params``, ``n_iter_``, ``device_``), so that
+    ``python -m benchmarks.seeds --arms official=timedrl_official`` puts the official
+    code through the same probes, data and seeds as sslts's arms.  The defaults are
+    sslts's TimeDRL defaults where the official code has the option (64-d, 4 heads, 2
+    layers, patches 16 / 8, linear tokens, sinusoidal positions, 30 epochs of batch
+    32 with the "type1" schedule and the last partial batch kept) and the official
+    classification setting of channel-mixing tokens; it has no ``min_epoch_steps``:
+    an epoch is one pass over the training set, as in the official code.
+
+    Parameters
+    ----------
+    n_epochs, batch_size, d_model, n_heads, n_layers, patch_len, stride, dropout, lr, \
+weight_decay, lambda_ :
+        As :func:`timedrl_run`.
+    token_embedding : {"linear", "conv"}, default="linear"
+        The official ``token_embed_type``.
+    positional_encoding : {"fixed", "learnable", "none"}, default="fixed"
+        The official ``pos_embed_type``.
+    device : str, default="cpu"
+    random_state : int, default=0
+
+    Examples
+    --------
+    >>> enc = OfficialTimeDRL(n_epochs=1, random_state=0)  # doctest: +SKIP
+    >>> enc.fit(X).encode(X, level="instance").shape        # doctest: +SKIP
+    (n_series, 64)
+    """
+
+    def __init__(self, *, n_epochs: int = 30, batch_size: int = 32, d_model: int = 64,
+                 n_heads: int = 4, n_layers: int = 2, patch_len: int = 16, stride: int = 8,
+                 dropout: float = 0.1, lr: float = 1e-3, weight_decay: float = 1e-3,
+                 lambda_: float = 0.1, token_embedding: str = "linear",
+                 positional_encoding: str = "fixed", device: str = "cpu",
+                 random_state: int = 0):
+        self._params = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor's arguments."""
+        return dict(self._params)
+
+    def fit(self, X: np.ndarray, y=None) -> OfficialTimeDRL:
+        """Train on ``X`` of shape (n_series, n_timestamps, n_channels)."""
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        params = dict(self._params)
+        seed, device = params.pop("random_state"), params.pop("device")
+        fit, self._encode = timedrl_run(X, seed=seed, device=device, **params)
+        fit()
+        batches = -(-(len(X) - 1) // params["batch_size"])  # the last series alone skipped
+        self.n_iter_, self.device_ = params["n_epochs"] * batches, torch.device(device)
+        return self
+
+    def encode(self, X: np.ndarray, level: str = "instance") -> np.ndarray:
+        """The [CLS] embeddings of ``X``, shape (n_series, d_model)."""
+        if level != "instance":
+            raise ValueError(f"only level='instance' is available, got {level!r}")
+        return self._encode(np.ascontiguousarray(X, dtype=np.float32))
 
 
 def _stub_missing(name: str, attrs: tuple[str, ...], why: str) -> None:

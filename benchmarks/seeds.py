@@ -11,6 +11,13 @@ defaults, optionally with parameters set, as ``LABEL=METHOD:PARAM=VALUE,...``::
     python -m benchmarks.seeds --arms selftime ts2vec --datasets Chinatown \\
         SyntheticControl --tag selftime_short
 
+The method ``timedrl_official`` is the official TimeDRL code from ``../shared/peers``
+(:class:`benchmarks.official.OfficialTimeDRL`: its network and pretraining step, with
+sslts's TimeDRL defaults where it has the option), so that the official code meets
+the same probes, data and seeds::
+
+    python -m benchmarks.seeds --arms timedrl official=timedrl_official --tag timedrl_official
+
 Every arm trains with the estimator's own defaults (no CPU budget cut) unless its
 parameters say otherwise.  Several parts of one run can run side by side, one per
 core (``taskset``), and be combined with ``--merge``.
@@ -30,14 +37,23 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from sslts.__main__ import _method_table
+import sslts
 
+from .official import OfficialTimeDRL
 from .run import DEFAULT_DATASETS, run_baselines, run_classification
 
 PROTOCOLS = ("svm", "knn", "linear_svm", "logistic")
 FIELDS = ["part", "dataset", "method", "seed", "protocol", "accuracy", "fit_seconds",
           "transform_seconds", "n_iter", "n_train", "n_test", "length", "params"]
 BASELINE = "1nn_euclidean"
+
+
+def methods() -> dict[str, type]:
+    """Arm methods: every sslts estimator by its short name, and the official TimeDRL."""
+    table = {name.removesuffix("Transformer").lower(): getattr(sslts, name)
+             for name in sslts.__all__ if name.endswith("Transformer")
+             and name != "BaseSSLTransformer"}
+    return {**table, "timedrl_official": OfficialTimeDRL}
 
 
 def parse_arm(text: str) -> tuple[str, str, dict]:
@@ -53,9 +69,9 @@ def parse_arm(text: str) -> tuple[str, str, dict]:
             params[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             params[key] = value
-    if method not in _method_table():
+    if method not in methods():
         raise SystemExit(f"unknown method {method!r} in arm {text!r}; "
-                         f"known: {sorted(_method_table())}")
+                         f"known: {sorted(methods())}")
     return label, method, params
 
 
@@ -65,7 +81,7 @@ def fit_rows(dataset: str, arm: tuple[str, str, dict], seed: int, data_home: str
     label, method, params = arm
     run_args = SimpleNamespace(data_home=data_home, protocols=PROTOCOLS)
     params = {"device": "cpu", "random_state": seed, **params}
-    out = run_classification(method, _method_table()[method], params, dataset, run_args)
+    out = run_classification(method, methods()[method], params, dataset, run_args)
     return [{"part": part, "dataset": dataset, "method": label, "seed": seed,
              "protocol": r["setting"], "accuracy": r["value"], "fit_seconds": r["fit_seconds"],
              "transform_seconds": r["transform_seconds"], "n_iter": r["n_iter"],
