@@ -56,10 +56,14 @@ def batch_input(fn: _Fn) -> _Fn:
 
 
 # --------------------------------------------------------------- random draws
-def uniform(
-    shape: int | tuple[int, ...], generator: torch.Generator, x: torch.Tensor
+def draw(
+    shape: int | tuple[int, ...],
+    generator: torch.Generator,
+    x: torch.Tensor,
+    *,
+    normal: bool = False,
 ) -> torch.Tensor:
-    """Uniform [0, 1) draws in ``x``'s dtype on ``x``'s device.
+    """Random draws in ``x``'s dtype on ``x``'s device.
 
     Parameters
     ----------
@@ -69,33 +73,15 @@ def uniform(
         Generator on ``x.device``.
     x : Tensor
         Gives the dtype and device.
+    normal : bool, default=False
+        Standard normal draws instead of uniform ones on [0, 1).
 
     Returns
     -------
     Tensor of ``shape``
     """
-    return torch.rand(shape, generator=generator, device=x.device, dtype=x.dtype)
-
-
-def normal(
-    shape: int | tuple[int, ...], generator: torch.Generator, x: torch.Tensor
-) -> torch.Tensor:
-    """Standard normal draws in ``x``'s dtype on ``x``'s device.
-
-    Parameters
-    ----------
-    shape : int or tuple of int
-        Shape of the draws.
-    generator : torch.Generator
-        Generator on ``x.device``.
-    x : Tensor
-        Gives the dtype and device.
-
-    Returns
-    -------
-    Tensor of ``shape``
-    """
-    return torch.randn(shape, generator=generator, device=x.device, dtype=x.dtype)
+    sample = torch.randn if normal else torch.rand
+    return sample(shape, generator=generator, device=x.device, dtype=x.dtype)
 
 
 def randint(
@@ -233,7 +219,7 @@ def apply_with_probability(
     Tensor of shape (B, T, C)
         A new tensor; ``x`` is not modified.
     """
-    chosen = (uniform(x.shape[0], generator, x) < p).nonzero().squeeze(1)
+    chosen = (draw(x.shape[0], generator, x) < p).nonzero().squeeze(1)
     out = x.clone()
     if len(chosen):
         out[chosen] = transform(x[chosen], generator=generator, **kwargs)

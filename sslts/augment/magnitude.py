@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .core import batch_input, normal, spline_curves, uniform
+from .core import batch_input, draw, spline_curves
 
 __all__ = ["amplitude_resize", "gaussian_noise", "jitter", "magnitude_warp", "scaling"]
 
@@ -31,7 +31,7 @@ def jitter(x: torch.Tensor, sigma=0.2, *, generator: torch.Generator) -> torch.T
     -------
     Tensor of shape (B, T, C)
     """
-    return x + sigma * normal(x.shape, generator, x)
+    return x + sigma * draw(x.shape, generator, x, normal=True)
 
 
 @batch_input
@@ -76,7 +76,7 @@ def scaling(x: torch.Tensor, sigma: float = 0.4, *, generator: torch.Generator) 
     -------
     Tensor of shape (B, T, C)
     """
-    return x * (1 + sigma * normal((x.shape[0], 1, x.shape[2]), generator, x))
+    return x * (1 + sigma * draw((x.shape[0], 1, x.shape[2]), generator, x, normal=True))
 
 
 @batch_input
@@ -100,7 +100,7 @@ def amplitude_resize(
     """
     if not low <= high:
         raise ValueError(f"low must not exceed high, got low={low}, high={high}.")
-    return x * (low + (high - low) * uniform((x.shape[0], 1, 1), generator, x))
+    return x * (low + (high - low) * draw((x.shape[0], 1, 1), generator, x))
 
 
 @batch_input
@@ -127,5 +127,5 @@ def magnitude_warp(
     -------
     Tensor of shape (B, T, C)
     """
-    knots = 1 + sigma * normal((x.shape[0], n_knots + 2, x.shape[2]), generator, x)
+    knots = 1 + sigma * draw((x.shape[0], n_knots + 2, x.shape[2]), generator, x, normal=True)
     return x * spline_curves(x, knots)

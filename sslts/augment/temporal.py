@@ -14,7 +14,7 @@ import math
 
 import torch
 
-from .core import batch_input, check_fraction, normal, randint, spline_curves
+from .core import batch_input, check_fraction, draw, randint, spline_curves
 
 __all__ = ["slice_and_shuffle", "time_warp", "window_slice", "window_warp"]
 
@@ -105,7 +105,7 @@ def time_warp(
     """
     B, T = x.shape[:2]
     times = torch.linspace(0, T - 1, n_knots + 2, device=x.device, dtype=x.dtype)
-    speeds = 1 + sigma * normal((B, n_knots + 2, 1), generator, x)
+    speeds = 1 + sigma * draw((B, n_knots + 2, 1), generator, x, normal=True)
     warped = spline_curves(x, times[None, :, None] * speeds)[:, :, 0]
     warped = warped * ((T - 1) / warped[:, -1:].clamp(min=1e-6))
     warped = warped.clamp(0, T - 1).cummax(dim=1).values
