@@ -16,6 +16,7 @@ and benchmarks skip that code.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import importlib.util
 import os
@@ -217,6 +218,22 @@ def ts2vec_forecast_run(name: str, data_home: str, *, univariate: bool, seed: in
             "fit_seconds": fit_seconds, "encode_seconds": float(res["ts2vec_infer_time"])}
 
 
+@functools.cache
+def _timedrl_modules() -> dict[str, ModuleType]:
+    """The official TimeDRL modules, imported once per process.
+
+    A fresh import at every fit would land inside the fit's clock in
+    :class:`OfficialTimeDRL` (``benchmarks.seeds`` times the whole ``fit``).
+    """
+    _stub_missing("tsai.all", ("ResBlock", "TemporalConvNet"),
+                  "only TimeDRL's transformer encoder runs here")
+    mods = import_official("timedrl", ["models.TimeDRL", "layers.Embed"])
+    if mods is None:
+        raise FileNotFoundError(f"no official TimeDRL tree at {PEERS / 'timedrl'}: the "
+                                "official arms need ../shared/peers")
+    return mods
+
+
 def timedrl_run(X: np.ndarray, *, n_epochs: int, batch_size: int, seed: int, device: str,
                 d_model: int, n_heads: int, n_layers: int, patch_len: int, stride: int,
                 dropout: float, lr: float, weight_decay: float, lambda_: float,
@@ -231,10 +248,42 @@ def timedrl_run(X: np.ndarray, *, n_epochs: int, batch_size: int, seed: int, dev
     the official classification loader does; loss = patch MSE of both views +
     ``lambda_`` x the symmetric negative cosine between each view's predicted and the
     other's stopped [CLS].
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_series, n_timestamps, n_channels), float32
+        Training series.
+    n_epochs, batch_size : int
+        Epochs (passes over ``X``) and mini-batch size.
+    seed : int
+        Seeds the global generators (initialisation, dropout) and the shuffling.
+    device : str
+        Torch device.
+    d_model, n_heads, n_layers, patch_len, stride, dropout :
+        The official ``Model``'s arguments of the same names (``d_model`` is the
+        token width itself).
+    lr, weight_decay : float
+        AdamW's.
+    lambda_ : float
+        Weight of the contrastive term (the official ``contrastive_weight``).
+    token_embedding : {"conv", "linear"}, default="conv"
+        The official ``token_embed_type``.
+    positional_encoding : {"fixed", "learnable", "none"}, default="fixed"
+        The official ``pos_embed_type``.
+
+    Returns
+    -------
+    fit : callable
+        ``fit()`` trains the model in place.
+    encode : callable
+        ``encode(Z)`` gives the [CLS] embeddings of ``Z``, shape (n_series, d_model).
+
+    Raises
+    ------
+    FileNotFoundError
+        Without the official tree in ``../shared/peers``.
     """
-    _stub_missing("tsai.all", ("ResBlock", "TemporalConvNet"),
-                  "only TimeDRL's transformer encoder runs here")
-    mods = import_official("timedrl", ["models.TimeDRL", "layers.Embed"])
+    mods = _timedrl_modules()
     seed_global_generators(seed)
     T, C = X.shape[1], X.shape[2]
     args = SimpleNamespace(
@@ -294,12 +343,8 @@ class OfficialTimeDRL:
     Parameters
     ----------
     n_epochs, batch_size, d_model, n_heads, n_layers, patch_len, stride, dropout, lr, \
-weight_decay, lambda_ :
-        As :func:`timedrl_run`.
-    token_embedding : {"linear", "conv"}, default="linear"
-        The official ``token_embed_type``.
-    positional_encoding : {"fixed", "learnable", "none"}, default="fixed"
-        The official ``pos_embed_type``.
+weight_decay, lambda_, token_embedding, positional_encoding :
+        As :func:`timedrl_run` (``token_embedding`` defaults to "linear" here).
     device : str, default="cpu"
     random_state : int, default=0
 
@@ -319,22 +364,63 @@ weight_decay, lambda_ :
         self._params = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
 
     def get_params(self, deep: bool = True) -> dict:
-        """The constructor's arguments."""
+        """The constructor's arguments.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Ignored (no nested estimators).
+
+        Returns
+        -------
+        dict of str to object
+        """
         return dict(self._params)
 
     def fit(self, X: np.ndarray, y=None) -> OfficialTimeDRL:
-        """Train on ``X`` of shape (n_series, n_timestamps, n_channels)."""
+        """Train the official model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_series, n_timestamps, n_channels)
+            Training series.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : OfficialTimeDRL
+
+        Raises
+        ------
+        FileNotFoundError
+            Without the official tree in ``../shared/peers``.
+        """
         X = np.ascontiguousarray(X, dtype=np.float32)
         params = dict(self._params)
         seed, device = params.pop("random_state"), params.pop("device")
         fit, self._encode = timedrl_run(X, seed=seed, device=device, **params)
         fit()
-        batches = -(-(len(X) - 1) // params["batch_size"])  # the last series alone skipped
+        # timedrl_run's loop: ceil((n - 1) / batch) steps per epoch (a last batch of one
+        # series is skipped).
+        batches = -(-(len(X) - 1) // params["batch_size"])
         self.n_iter_, self.device_ = params["n_epochs"] * batches, torch.device(device)
         return self
 
     def encode(self, X: np.ndarray, level: str = "instance") -> np.ndarray:
-        """The [CLS] embeddings of ``X``, shape (n_series, d_model)."""
+        """The [CLS] embeddings of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_series, n_timestamps, n_channels)
+            Series as in ``fit``.
+        level : {"instance"}, default="instance"
+            Only instance embeddings are available.
+
+        Returns
+        -------
+        ndarray of shape (n_series, d_model)
+        """
         if level != "instance":
             raise ValueError(f"only level='instance' is available, got {level!r}")
         return self._encode(np.ascontiguousarray(X, dtype=np.float32))

@@ -39,7 +39,6 @@ import torch
 
 import sslts
 from sslts import load_dataset
-from sslts.__main__ import _method_table
 from sslts.evaluation import (
     CLASSIFICATION_PROTOCOLS,
     NearestNeighborBaseline,
@@ -87,9 +86,16 @@ QUICK_PARAMS = {
 PROTOCOLS = ("svm", "knn", "logistic", "linear_svm")
 
 
+def sslts_methods() -> dict[str, type]:
+    """Every sslts estimator by its short name (``TS2VecTransformer`` -> ``"ts2vec"``)."""
+    return {name.removesuffix("Transformer").lower(): getattr(sslts, name)
+            for name in sslts.__all__
+            if name.endswith("Transformer") and name != "BaseSSLTransformer"}
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line options (see the module docstring)."""
-    methods = sorted(_method_table())
+    methods = sorted(sslts_methods())
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", nargs="+", default=methods, choices=methods)
@@ -338,7 +344,7 @@ def main(argv=None) -> int:
     """Run the suite; returns the exit code."""
     args = parse_args(argv)
     overrides = parse_overrides(args.set)
-    table = _method_table()
+    table = sslts_methods()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     budgets = {m: method_params(m, args, overrides) for m in args.methods}

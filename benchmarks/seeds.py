@@ -37,10 +37,8 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-import sslts
-
 from .official import OfficialTimeDRL
-from .run import DEFAULT_DATASETS, run_baselines, run_classification
+from .run import DEFAULT_DATASETS, run_baselines, run_classification, sslts_methods
 
 PROTOCOLS = ("svm", "knn", "linear_svm", "logistic")
 FIELDS = ["part", "dataset", "method", "seed", "protocol", "accuracy", "fit_seconds",
@@ -50,10 +48,7 @@ BASELINE = "1nn_euclidean"
 
 def methods() -> dict[str, type]:
     """Arm methods: every sslts estimator by its short name, and the official TimeDRL."""
-    table = {name.removesuffix("Transformer").lower(): getattr(sslts, name)
-             for name in sslts.__all__ if name.endswith("Transformer")
-             and name != "BaseSSLTransformer"}
-    return {**table, "timedrl_official": OfficialTimeDRL}
+    return {**sslts_methods(), "timedrl_official": OfficialTimeDRL}
 
 
 def parse_arm(text: str) -> tuple[str, str, dict]:
