@@ -70,6 +70,7 @@ def test_official_timedrl_without_the_peers_says_so(monkeypatch):
 @pytest.mark.skipif(not (official.PEERS / "timedrl").is_dir(), reason="needs ../shared/peers")
 @pytest.mark.parametrize("n_series", [9, 33])
 def test_official_timedrl_counts_the_steps_of_its_loop(n_series, monkeypatch):
+    pytest.importorskip("einops", reason="the official TimeDRL code imports einops")
     steps = []
     real_step = official.torch.optim.AdamW.step
     monkeypatch.setattr(official.torch.optim.AdamW, "step",
