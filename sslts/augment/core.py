@@ -39,6 +39,18 @@ def batch_input(fn: _Fn) -> _Fn:
         ``fn`` behind the check (same name and docstring); raises ``TypeError`` when
         ``x`` is not a tensor and ``ValueError`` when its shape is not (B, T, C) with
         B, T, C >= 1.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sslts.augment.core import batch_input
+    >>> @batch_input
+    ... def identity(x):
+    ...     return x
+    >>> identity(torch.zeros(2, 5))
+    Traceback (most recent call last):
+    ...
+    ValueError: identity: x must have shape (batch, time, channels) with no empty axis, got (2, 5).
     """
 
     @functools.wraps(fn)
@@ -79,6 +91,15 @@ def draw(
     Returns
     -------
     Tensor of ``shape``
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sslts.augment.core import draw
+    >>> x = torch.zeros(1, dtype=torch.float64)
+    >>> u = draw((2, 3), torch.Generator().manual_seed(0), x)
+    >>> u.shape, u.dtype, bool(((u >= 0) & (u < 1)).all())
+    (torch.Size([2, 3]), torch.float64, True)
     """
     sample = torch.randn if normal else torch.rand
     return sample(shape, generator=generator, device=x.device, dtype=x.dtype)
@@ -105,6 +126,14 @@ def randint(
     Returns
     -------
     LongTensor of shape (size,)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sslts.augment.core import randint
+    >>> k = randint(torch.tensor([1, 5, 100]), 3, torch.Generator().manual_seed(0), "cpu")
+    >>> bool((k < torch.tensor([1, 5, 100])).all()), int(k[0])
+    (True, 0)
     """
     u = torch.rand(size, generator=generator, device=device, dtype=torch.float64)
     return (u * high).long()
@@ -121,6 +150,15 @@ def check_fraction(name: str, value: float, *, allow_one: bool = False) -> None:
         The fraction to check.
     allow_one : bool, default=False
         Accept ``value == 1`` too.
+
+    Examples
+    --------
+    >>> from sslts.augment.core import check_fraction
+    >>> check_fraction("ratio", 0.3)
+    >>> check_fraction("ratio", 1.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: ratio must be in (0, 1), got 1.5.
     """
     if not (0 < value < 1 or (allow_one and value == 1)):
         raise ValueError(f"{name} must be in (0, 1{']' if allow_one else ')'}, got {value}.")
@@ -186,6 +224,15 @@ def spline_curves(x: torch.Tensor, knot_values: torch.Tensor) -> torch.Tensor:
     Returns
     -------
     Tensor of shape (B, T, K)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sslts.augment.core import spline_curves
+    >>> x = torch.zeros(1, 9, 1)
+    >>> knots = torch.ones(1, 4, 2)  # two constant splines
+    >>> torch.allclose(spline_curves(x, knots), torch.ones(1, 9, 2))
+    True
     """
     T, n = x.shape[1], knot_values.shape[1]
     basis = cubic_spline_basis(np.linspace(0, T - 1, n), np.arange(T, dtype=np.float64))
