@@ -2,6 +2,7 @@
 
 from . import callbacks
 from ._loop import TrainContext
+from ._version import __version__
 from .anomaly_detector import EmbeddingAnomalyDetector
 from .base import BaseSSLTransformer, load
 from .callbacks import Callback, Checkpoint, EarlyStopping
@@ -19,8 +20,6 @@ from .methods import (
     VIbCRegTransformer,
 )
 from .utils.validation import LayoutWarning
-
-__version__ = "0.1.0"
 
 __all__ = [
     "BarlowTwinsTransformer",

@@ -1,4 +1,4 @@
-"""Loading the UCR/UEA classification archives.
+"""Loading the UCR/UEA classification archives, and the example forecasting and anomaly data.
 
 Files are looked up, in order, in ``data_home`` (argument, else the ``SSLTS_DATA``
 environment variable), in the datasets bundled with sslts (GunPoint, BasicMotions),
@@ -9,6 +9,12 @@ read too.  A dataset found nowhere is downloaded as a zip from the archive
 (``SSLTS_DATA_URL`` overrides the URL template) into the cache directory
 (``SSLTS_CACHE``, default ``~/.cache/sslts``).
 
+:func:`fetch_ett` and :func:`fetch_ucr_anomaly` return the folder that
+:func:`sslts.evaluation.load_ett` and :func:`sslts.evaluation.load_ucr_anomaly` read:
+ETTh1 and the UCR anomaly-archive series ``InternalBleeding16`` ship with sslts
+(unmodified, gzip-compressed; decompressed into the cache on first use), the other ETT
+files are downloaded once from the official ETDataset repository.
+
 tslearn's ``UCR_UEA_datasets`` is not reused: it reads only the archive's
 ``.txt``/``.arff`` files in its own download cache and returns ``None`` on failure,
 while these readers take ``.tsv``/``.ts`` files (gzipped or not) from any directory and
@@ -18,6 +24,7 @@ name the file and line of a malformed value.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import shutil
@@ -30,24 +37,44 @@ import numpy as np
 
 from .utils.validation import pad_series_list
 
-__all__ = ["load_dataset", "list_datasets", "read_ucr_tsv", "read_ts", "BUNDLED_DATASETS"]
+__all__ = [
+    "load_dataset",
+    "list_datasets",
+    "read_ucr_tsv",
+    "read_ts",
+    "fetch_ett",
+    "fetch_ucr_anomaly",
+    "BUNDLED_DATASETS",
+    "ETT_URL",
+]
 
 BUNDLED_DATASETS = ("BasicMotions", "GunPoint")
 DEFAULT_URL = "https://www.timeseriesclassification.com/aeon-toolkit/{name}.zip"
+ETT_URL = "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/{name}.csv"
+"""Where :func:`fetch_ett` downloads an ETT file that is neither local nor bundled."""
+# SHA-256 of the official ETT files. ETT's licence (CC BY-ND 4.0) allows unmodified
+# copies only, and a checked download cannot be a truncated or altered one.
+_ETT_SHA256 = {
+    "ETTh1": "f18de3ad269cef59bb07b5438d79bb3042d3be49bdeecf01c1cd6d29695ee066",
+    "ETTh2": "a3dc2c597b9218c7ce1cd55eb77b283fd459a1d09d753063f944967dd6b9218b",
+    "ETTm1": "6ce1759b1a18e3328421d5d75fadcb316c449fcd7cec32820c8dafda71986c9e",
+    "ETTm2": "db973ca252c6410a30d0469b13d696cf919648d0f3fd588c60f03fdbdbadd1fd",
+}
 _BUNDLED_HOME = Path(__file__).parent / "data"
 _SUFFIXES = (".tsv", ".ts", ".tsv.gz", ".ts.gz")
 _LAYOUTS = ("ucr", "uea", "")
 
 
-def _data_homes(data_home) -> list[Path]:
-    homes = []
+def _user_homes(data_home) -> list[Path]:
     if data_home is not None:
-        homes.append(Path(data_home).expanduser())
-    elif os.environ.get("SSLTS_DATA"):
-        homes.append(Path(os.environ["SSLTS_DATA"]).expanduser())
-    homes.append(_BUNDLED_HOME)
-    homes.append(_cache_dir())
-    return homes
+        return [Path(data_home).expanduser()]
+    if os.environ.get("SSLTS_DATA"):
+        return [Path(os.environ["SSLTS_DATA"]).expanduser()]
+    return []
+
+
+def _data_homes(data_home) -> list[Path]:
+    return [*_user_homes(data_home), _BUNDLED_HOME, _cache_dir()]
 
 
 def _cache_dir() -> Path:
@@ -336,3 +363,154 @@ def _download(name: str, url_template: str) -> None:
         for f in Path(tmp).iterdir():
             if f.name != "archive.zip":
                 os.replace(f, target / f.name)
+
+
+def fetch_ett(name: str, data_home=None, *, download: bool = True, url: str | None = None) -> Path:
+    """The folder holding ``<name>.csv`` of the ETT benchmark, ready for ``load_ett``.
+
+    Looked up in ``data_home`` (as ``<home>/forecast/<name>.csv`` or ``<home>/<name>.csv``),
+    then in the cache; ETTh1 ships with sslts and is decompressed into the cache on first
+    use; the other files are downloaded once from the official ETDataset repository.
+    Cached copies are checked byte for byte against the official files.
+
+    Parameters
+    ----------
+    name : {"ETTh1", "ETTh2", "ETTm1", "ETTm2"}
+    data_home : str or path-like, default=None
+        Directory to look in first; defaults to ``$SSLTS_DATA``.
+    download : bool, default=True
+        Download a file found neither locally nor in the package.
+    url : str, default=None
+        URL template with a ``{name}`` field; defaults to :data:`ETT_URL`.
+
+    Returns
+    -------
+    pathlib.Path
+        Pass it as ``data_home`` to :func:`sslts.evaluation.load_ett`.
+
+    Raises
+    ------
+    OSError
+        The file is not available locally and cannot be downloaded (e.g. offline); the
+        message says where to put it.
+
+    Examples
+    --------
+    >>> from sslts.evaluation import load_ett
+    >>> etth1 = load_ett("ETTh1", fetch_ett("ETTh1"), univariate=True)
+    >>> etth1.data.shape, etth1.columns
+    ((1, 14400, 8), ['OT'])
+    """
+    if name not in _ETT_SHA256:
+        raise ValueError(f"{name!r} is not an ETT dataset: one of {sorted(_ETT_SHA256)}.")
+    for home in _user_homes(data_home):
+        if (home / "forecast" / f"{name}.csv").is_file() or (home / f"{name}.csv").is_file():
+            return home
+    cache = _cache_dir()
+    target = cache / "forecast" / f"{name}.csv"
+    if target.is_file() and _sha256(target) == _ETT_SHA256[name]:
+        return cache
+    bundled = _BUNDLED_HOME / "forecast" / f"{name}.csv.gz"
+    if bundled.is_file():
+        with gzip.open(bundled, "rb") as src:
+            _write_atomically(src, target)
+    elif download:
+        source = (url or ETT_URL).format(name=name)
+        try:
+            with urllib.request.urlopen(source, timeout=60) as src:
+                _write_atomically(src, target)
+        except OSError as exc:
+            raise OSError(
+                f"{name}.csv is not on this computer and could not be downloaded from "
+                f"{source} ({exc}). sslts ships ETTh1 only: download {name}.csv from the "
+                f"ETDataset repository and put it in <data_home>/forecast/ (pass data_home "
+                "or set $SSLTS_DATA)."
+            ) from exc
+    else:
+        raise FileNotFoundError(f"{name}.csv was not found locally and download=False.")
+    if _sha256(target) != _ETT_SHA256[name]:
+        target.unlink()
+        raise OSError(f"The {name}.csv obtained for the cache differs from the official file.")
+    return cache
+
+
+def fetch_ucr_anomaly(name: str = "InternalBleeding16", data_home=None) -> Path:
+    """The folder of a UCR anomaly-archive series, ready for ``load_ucr_anomaly``.
+
+    A folder matches when it holds ``<prefix><name>_TRAIN.csv`` and ``..._TEST.csv``
+    (the archive's files as aeon distributes them, e.g.
+    ``135_UCR_Anomaly_InternalBleeding16_TRAIN.csv``).  Looked up in ``data_home`` (the
+    folder itself, or its ``anomaly/`` sub-folders), then in the cache; the series
+    ``InternalBleeding16`` ships with sslts and is decompressed into the cache on first use.
+
+    Parameters
+    ----------
+    name : str, default="InternalBleeding16"
+        The series' name, with or without its archive prefix.
+    data_home : str or path-like, default=None
+        Directory to look in first; defaults to ``$SSLTS_DATA``.
+
+    Returns
+    -------
+    pathlib.Path
+        Pass it to :func:`sslts.evaluation.load_ucr_anomaly`.
+
+    Raises
+    ------
+    FileNotFoundError
+        The series is neither local nor bundled.
+
+    Examples
+    --------
+    >>> from sslts.evaluation import load_ucr_anomaly
+    >>> series = load_ucr_anomaly(fetch_ucr_anomaly("InternalBleeding16"))
+    >>> len(series.values), series.n_train, int(series.labels.sum())
+    (7501, 1200, 12)
+    """
+    homes = _user_homes(data_home)
+    folders = [f for home in homes for f in (home, *sorted((home / "anomaly").glob("*")))]
+    cache = _cache_dir() / "anomaly"
+    for folder in [*folders, *sorted(cache.glob("*"))]:
+        if _anomaly_files(folder, name, ".csv"):
+            return folder
+    bundled = _anomaly_files(_BUNDLED_HOME / "anomaly", name, ".csv.gz")
+    if not bundled:
+        raise FileNotFoundError(
+            f"No UCR anomaly series {name!r} in {[str(h) for h in homes]} or the cache, and sslts "
+            "bundles only InternalBleeding16: put its *_TRAIN.csv and *_TEST.csv files in "
+            "<data_home>/anomaly/<folder>/ (pass data_home or set $SSLTS_DATA)."
+        )
+    target = cache / bundled[0].name.removesuffix("_TRAIN.csv.gz")
+    for path in bundled:
+        with gzip.open(path, "rb") as src:
+            _write_atomically(src, target / path.name.removesuffix(".gz"))
+    return target
+
+
+def _anomaly_files(folder: Path, name: str, suffix: str) -> list[Path]:
+    for train in sorted(folder.glob(f"*{name}_TRAIN{suffix}")):
+        prefix = train.name[: -len(f"{name}_TRAIN{suffix}")]
+        test = train.with_name(f"{prefix}{name}_TEST{suffix}")
+        if prefix[-1:] in ("", "_") and test.is_file():  # "Bleeding16" is not "InternalBleeding16"
+            return [train, test]
+    return []
+
+
+def _write_atomically(source, target: Path) -> None:
+    # A partial file (interrupted download, full disk) never takes the final name.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+        try:
+            shutil.copyfileobj(source, tmp)
+        except BaseException:
+            os.unlink(tmp.name)
+            raise
+    os.replace(tmp.name, target)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

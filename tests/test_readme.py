@@ -97,3 +97,12 @@ def test_readme_python_blocks_run_and_hit_the_cache(tmp_path, monkeypatch, fit_c
         if isinstance(grid, GridSearchCV):
             n_folds = grid.n_splits_
             assert len(fit_calls) - before == n_folds + 1, fit_calls
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    text = README.read_text(encoding="utf-8")
+    commands = [c.strip() for c in re.findall(r"```bash\n(.*?)```", text, flags=re.S)]
+    tests = [c for c in commands if "pytest" in c]
+    assert len(tests) == 1, "the README should give one test command"
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert tests[0] in ci, ".ci/run must run the README's test command as written"
