@@ -105,8 +105,8 @@ class _ChannelsFirstStack(DilatedConvEncoder):
 class ReferenceTS2Vec(TS2VecTransformer):
     """TS2VecTransformer with the official implementation's costs (see module doc)."""
 
-    def _build_module(self, n_channels):
-        module = super()._build_module(n_channels)
+    def build_module(self, n_channels):
+        module = super().build_module(n_channels)
         module.bucket_lengths = False  # the official code meets every crop length as it is
         module.feature_extractor.__class__ = _ChannelsFirstStack
         for sub in module.modules():

@@ -41,7 +41,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sslts import distributed, load_dataset
-from sslts._registry import all_estimators
+from sslts import all_estimators
 from sslts.evaluation import ts2vec_normalise
 
 # Per-method settings of the GPU run (paper-sized networks, short budgets) and of the

@@ -79,7 +79,7 @@ def run_one(
     X_train, y_train, X_test, y_test = load(name, data_home, seed)
     n_iters = N_ITERS.get(name, n_iters)
     if n_iters is None:  # TS2Vec's default budget, which IARS shares
-        n_iters = TS2VecTransformer()._default_budget(X_train)[1]
+        n_iters = TS2VecTransformer().default_budget(X_train)[1]
     common = dict(n_iters=n_iters, random_state=seed, device="cpu")
     ests = {"ts2vec": TS2VecTransformer(**common), "iars": IARSTransformer(**common)}
     # Both fits run back to back (no inference in between), in alternating order

@@ -65,6 +65,9 @@ CONFIGS = {
     "vibcreg_constant": ("VIbCRegTransformer", {"lr_schedule": "constant"}, None),
     "ncvqvae": ("NCVQVAETransformer", {}, None),
     "ncvqvae_vibcreg": ("NCVQVAETransformer", {"ssl": "vibcreg"}, None),
+    # Small batches: many steps per epoch, so that the per-step schedules show.
+    "ncvqvae_batch8": ("NCVQVAETransformer", {"batch_size": 8}, None),
+    "barlow_twins_batch8": ("BarlowTwinsTransformer", {"batch_size": 8}, None),
 }
 
 

@@ -48,7 +48,7 @@ from sslts.evaluation import (
     load_ucr_anomaly,
     ts2vec_normalise,
 )
-from sslts.utils.torch_utils import resolve_device
+from sslts.utils.devices import resolve_device
 
 from ._report import merge_previous, write_outputs
 

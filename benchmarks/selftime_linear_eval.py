@@ -36,7 +36,7 @@ from sklearn.model_selection import train_test_split
 from sslts import SelfTimeTransformer, load_dataset
 from sslts.encoders import SimConv4
 from sslts.evaluation import fit_svm, ts2vec_normalise
-from sslts.utils.torch_utils import seeded_torch
+from sslts.utils.devices import seeded_torch
 
 # SelfTime paper Table 2 (SelfTime and Random Weights rows), the per-dataset
 # (piece_size, n_temporal_classes) of the official configs, and for the SVM protocol

@@ -42,7 +42,7 @@ from _reference_ts2vec import (
 )
 
 from sslts import TS2VecTransformer, load_dataset
-from sslts._registry import all_estimators
+from sslts import all_estimators
 from sslts.evaluation import fit_svm, ts2vec_normalise
 from sslts.losses import hierarchical_contrastive_loss
 

@@ -1,7 +1,8 @@
 """sslts: self-supervised time-series representations as scikit-learn transformers."""
 
 from . import callbacks
-from ._loop import TrainContext
+from ._context import TrainContext
+from ._registry import all_estimators
 from ._version import __version__
 from .anomaly_detector import EmbeddingAnomalyDetector
 from .base import BaseSSLTransformer, load
@@ -19,7 +20,7 @@ from .methods import (
     TS2VecTransformer,
     VIbCRegTransformer,
 )
-from .utils.validation import LayoutWarning
+from .utils.series import LayoutWarning
 
 __all__ = [
     "BarlowTwinsTransformer",
@@ -44,4 +45,5 @@ __all__ = [
     "load",
     "load_dataset",
     "__version__",
+    "all_estimators",
 ]

@@ -1,6 +1,6 @@
 """What :mod:`sslts.aeon` and :mod:`sslts.sktime` share: one adapter class per estimator.
 
-Each toolkit gets, for every estimator of :func:`sslts._registry.all_estimators`, a
+Each toolkit gets, for every estimator of :func:`sslts.all_estimators`, a
 class of the same name whose ``__init__`` takes the estimator's parameters (less
 :data:`ADAPTER_OWNED`) and stores them unchanged, as both toolkits (and
 scikit-learn) require.  ``fit`` builds the sslts estimator from those parameters in
@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 
 from ._registry import all_estimators
-from .utils.torch_utils import resolve_device
+from .utils.devices import resolve_device
 
 __all__ = [
     "ADAPTER_OWNED",
@@ -147,7 +147,7 @@ def tiny_test_params(sslts_class: type) -> list[dict]:
     if "output_dims" in params:
         tiny["output_dims"] = 8
     # An instance: some methods derive their levels from parameters (the encoder).
-    if "timestamp" in sslts_class()._valid_levels:
+    if "timestamp" in sslts_class().valid_levels:
         other = {"level": "timestamp"}
     else:
         other = {"random_state": 1, "lr": 1e-2}

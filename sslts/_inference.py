@@ -8,8 +8,9 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from . import encoding
 from ._accelerate import thread_limit
-from .utils.torch_utils import fallback_device
+from .utils.devices import fallback_device
 from .utils.validation import check_finite_embeddings, check_time_series
 
 __all__ = ["InferenceMixin", "encode_in_batches", "inference_batch_size"]
@@ -109,9 +110,10 @@ def encode_in_batches(
 class InferenceMixin:
     """``transform``, ``encode`` and feature names of :class:`~sslts.base.BaseSSLTransformer`.
 
-    Relies on the estimator's ``_embed``, ``_inference_module``, ``_min_length``,
-    ``_min_length_source``, ``_n_features_out_for``, ``_check_level``, ``_precision``
-    and ``_accelerated``, and runs under the estimator's ``n_threads``.
+    Relies on the estimator's hooks ``embed``, ``min_length``, ``min_length_source``,
+    ``embedding_dims`` and ``valid_levels``, and on ``_inference_module``,
+    ``_check_level``, ``_precision`` and ``_accelerated``; runs under the estimator's
+    ``n_threads``.
     """
 
     def transform(self, X):
@@ -195,7 +197,7 @@ class InferenceMixin:
         >>> enc.encode(X, causal=True, sliding_padding=10).shape
         (3, 40, 4)
         """
-        with thread_limit(getattr(self, "n_threads", None)):
+        with thread_limit(self.n_threads):
             return self._encode(
                 X, level=level, batch_size=batch_size, causal=causal,
                 sliding_length=sliding_length, sliding_padding=sliding_padding,
@@ -208,13 +210,11 @@ class InferenceMixin:
         if causal or sliding_length is not None or sliding_padding or (
             encoding_window is not None
         ):
-            from . import encoding  # encoding calls back into this method
-
-            if "timestamp" not in self._valid_levels:
+            if "timestamp" not in self.valid_levels:
                 raise ValueError(
                     "causal, sliding_length, sliding_padding and encoding_window work on "
                     f"timestamp embeddings, which this {type(self).__name__} does not "
-                    f"produce (levels {self._valid_levels}: its encoder pools time)."
+                    f"produce (levels {self.valid_levels}: its encoder pools time)."
                 )
             return encoding.encode(
                 self, X, level=level, batch_size=batch_size, causal=causal,
@@ -229,18 +229,18 @@ class InferenceMixin:
                 return self._encode_in_blocks(X, level, batch_size, block)
         X = check_time_series(
             X, n_channels=self.n_channels_, estimator=self,
-            min_timestamps=self._min_length(False),
-            min_timestamps_source=self._min_length_source(False),
-            layout=getattr(self, "input_layout_", "channels_last"), reset=False,
+            min_timestamps=self.min_length(False),
+            min_timestamps_source=self.min_length_source(False),
+            layout=self.input_layout_, reset=False,
         )
         if batch_size is None:
-            width = max(self._n_features_out_for(level), getattr(self, "hidden_dims", 64))
+            width = max(self.embedding_dims(level), getattr(self, "hidden_dims", 64))
             batch_size = inference_batch_size(X.shape[1], width)
         self.device_ = fallback_device(self.device_)
         module = self._accelerated(self._inference_module().to(self.device_))
         module.eval()
         Z = encode_in_batches(
-            lambda batch: self._embed(module, batch, level), X, batch_size, self.device_,
+            lambda batch: self.embed(module, batch, level), X, batch_size, self.device_,
             self._precision, name=type(self).__name__,
         )
         check_finite_embeddings(X, Z, estimator=self)
@@ -290,5 +290,5 @@ class InferenceMixin:
                 "3-D array. Use level='instance' with set_output(transform='pandas')."
             )
         prefix = type(self).__name__.lower()
-        n_out = self._n_features_out_for("instance")
+        n_out = self.embedding_dims("instance")
         return np.asarray([f"{prefix}{i}" for i in range(n_out)], dtype=object)

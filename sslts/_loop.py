@@ -1,22 +1,22 @@
-"""The training loop every sslts estimator runs, its context object and its hooks.
+"""The training loop every sslts estimator runs, and its hooks.
 
-:class:`BaseSSLTransformer.fit <sslts.base.BaseSSLTransformer.fit>` builds a
-:class:`TrainContext` and hands it to :class:`TrainingLoop`, which runs epochs of
-optimiser steps and, at named moments, calls the same hook on the method (the
-estimator) and on every callback (the method first, except in ``on_fit_start``)::
+:meth:`BaseSSLTransformer.fit <sslts.base.BaseSSLTransformer.fit>` hands the estimator
+to a :class:`TrainingRun`, which builds a :class:`~sslts.TrainContext` and runs a
+:class:`TrainingLoop`: epochs of optimiser steps and, at named moments, the same hook
+on the method (the estimator) and on every callback (the method first, except in
+``on_fit_start``)::
 
     on_fit_start
+    (the learning-rate scheduler is set up: the method's or a callback's)
     for each epoch:
         on_epoch_start
-        for each batch:   training_step (the method's loss) -> backward -> step
+        for each batch:   training_step (the method's loss) -> backward
+                          on_before_optimizer_step (gradients ready: clip, log)
+                          optimiser step (scheduler step, if per step)
                           on_step_end
+        (scheduler step, if per epoch)
         on_epoch_end      (the epoch loss is in ctx.logs["loss"])
     on_fit_end            (however the fit ends: ctx.logs["status"] says how)
-
-The context carries everything a hook may read or change: the counters, the
-optimiser and scheduler, the random streams, the last loss, the epoch's logs, a
-``stop`` flag and ``state``, a dict of method state that a checkpoint saves.  All
-of it is saved and restored in one place, :meth:`TrainContext.state_dict`.
 """
 
 from __future__ import annotations
@@ -25,228 +25,23 @@ import contextlib
 import copy
 import math
 import time
-from dataclasses import dataclass, field
-from typing import Any
+import warnings
 
-import numpy as np
 import torch
 
 from . import distributed
+from ._context import TrainContext
 from .callbacks import Checkpoint, EarlyStopping, PrintLog, ProgressBar
 from .exceptions import TrainingDivergedError
-from .utils.torch_utils import RandomStreams, seeded_torch, to_cpu
+from .schedules import SchedulerConfig
+from .utils.devices import device_data, empty_cache, seeded_torch, to_cpu
+from .utils.torch_utils import RandomStreams, running_average_
 
-__all__ = ["HOOKS", "TrainContext", "TrainingLoop", "TrainingStep", "fit_callbacks"]
+__all__ = ["HOOKS", "TrainingLoop", "TrainingRun", "TrainingStep"]
 
 #: The hook names, in the order the loop first calls them.
-HOOKS = ("on_fit_start", "on_epoch_start", "on_step_end", "on_epoch_end", "on_fit_end")
-
-
-@dataclass(eq=False)
-class TrainContext:
-    """What the loop shares with the method's hooks and the callbacks during ``fit``.
-
-    Parameters
-    ----------
-    estimator : BaseSSLTransformer
-        The estimator being fitted.
-    rng : RandomStreams
-        The fit's random streams (crops, masks, views, shuffling).
-    data : torch.Tensor of shape (n_series, n_timestamps, n_channels), default=None
-        This rank's training series.
-    batch_size : int, default=1
-        Series per optimiser step.
-    drop_last : bool, default=True
-        Skip the last partial batch of each epoch.
-    optimizer : torch.optim.Optimizer, default=None
-    scheduler : torch.optim.lr_scheduler.LRScheduler or None, default=None
-        The method's own schedule, stepped after every epoch.
-    n_epochs, n_iters : int or None, default=None
-        This fit's budget.
-    seed : int, default=0
-        Root seed of ``rng``; the validation split and views derive from it.
-    input_shape : tuple of int, default=()
-        Shape ``(n_series, n_timestamps, n_channels)`` of the validated training array,
-        before the method's data preparation.
-    callbacks : list of Callback, default=[]
-    micro_batch_size : int or None, default=None
-        Series per forward/backward pass when gradients are accumulated
-        (:class:`~sslts.callbacks.GradientAccumulation`); None: the whole batch.
-
-    Attributes
-    ----------
-    epoch : int
-        Epochs completed in this fit, i.e. the 0-based index of the current epoch.
-    step_in_epoch : int
-        0-based index of the current step in its epoch.
-    is_last_step_of_epoch, is_last_step : bool
-        Whether the current step ends its epoch, or the whole budget.
-    is_last_micro_batch : bool
-        False while ``training_step`` runs a micro-batch of an accumulated step other
-        than its last; state that belongs to the whole step (IARS's measurements)
-        is updated on the last one.
-    training : bool
-        False while ``training_step`` computes a validation loss (no gradient; leave
-        method state alone then).
-    loss : torch.Tensor or None
-        The last step's loss (a 0-d tensor; reading it syncs the device).
-    logs : dict
-        At epoch end: ``"loss"``, ``"lr"``, ``"epoch_time"``, ``"val_loss"`` (when a
-        callback held out series); at fit end also ``"status"`` (``"completed"``,
-        ``"interrupted"``, ``"diverged"``, ``"out_of_memory"``, or ``"failed"`` when
-        another exception is on its way to the caller).
-    stop : bool
-        Set it to True in a hook to end the fit after the current epoch.
-    state : dict
-        Method state that must survive a checkpoint (plain data and tensors).
-    validation : torch.Tensor or None
-        Series held out by :meth:`hold_out`.
-    start_iter, start_epoch : int
-        ``estimator.n_iter_`` and ``n_epochs_`` when this fit began.
-    """
-
-    estimator: Any
-    rng: RandomStreams
-    data: torch.Tensor | None = None
-    batch_size: int = 1
-    drop_last: bool = True
-    optimizer: torch.optim.Optimizer | None = None
-    scheduler: Any = None
-    n_epochs: int | None = None
-    n_iters: int | None = None
-    seed: int = 0
-    input_shape: tuple = ()
-    callbacks: list = field(default_factory=list)
-    micro_batch_size: int | None = None
-    start_iter: int = 0
-    start_epoch: int = 0
-    step_in_epoch: int = 0
-    is_last_step_of_epoch: bool = False
-    is_last_step: bool = False
-    is_last_micro_batch: bool = True
-    training: bool = True
-    loss: torch.Tensor | None = None
-    logs: dict = field(default_factory=dict)
-    stop: bool = False
-    state: dict = field(default_factory=dict)
-    validation: torch.Tensor | None = None
-
-    # The counters live on the estimator (n_iter_, n_epochs_); these read them.
-    @property
-    def global_step(self) -> int:
-        """Optimiser steps taken so far, over all fits (``estimator.n_iter_``)."""
-        return self.estimator.n_iter_
-
-    @property
-    def epoch(self) -> int:
-        return self.estimator.n_epochs_ - self.start_epoch
-
-    @property
-    def iters_done(self) -> int:
-        """Optimiser steps taken in this fit."""
-        return self.estimator.n_iter_ - self.start_iter
-
-    @property
-    def steps_per_epoch(self) -> int:
-        """Batches per epoch; a last batch of a single series is always skipped.
-
-        Batch statistics (batch norm, the contrastive negatives) need two series.
-        """
-        return self.count_steps(len(self.data), self.batch_size, self.drop_last)
-
-    @staticmethod
-    def count_steps(n_series: int, batch_size: int, drop_last: bool) -> int:
-        """Batches in one pass over ``n_series`` (see :attr:`steps_per_epoch`).
-
-        Examples
-        --------
-        >>> from sslts import TrainContext
-        >>> TrainContext.count_steps(40, 32, drop_last=False)  # 32 + 8
-        2
-        >>> TrainContext.count_steps(33, 32, drop_last=False)  # the batch of one is skipped
-        1
-        """
-        full, rest = divmod(n_series, batch_size)
-        return full + (0 if drop_last or rest < 2 else 1) if n_series > 1 else 1
-
-    def iters_remain(self) -> bool:
-        return self.n_iters is None or self.iters_done < self.n_iters
-
-    def more(self) -> bool:
-        """Whether the budget allows another epoch."""
-        epochs_remain = self.n_epochs is None or self.epoch < self.n_epochs
-        return epochs_remain and self.iters_remain() and not self.stop
-
-    def hold_out(self, fraction: float) -> torch.Tensor:
-        """Remove a random ``fraction`` of this rank's series from training.
-
-        Call it in ``on_fit_start``.  The split depends only on ``seed``, so a resumed
-        fit holds out the same series, and it draws nothing from ``rng``.
-
-        Parameters
-        ----------
-        fraction : float in (0, 1)
-
-        Returns
-        -------
-        torch.Tensor of shape (n_held_out, n_timestamps, n_channels)
-        """
-        if self.validation is not None:
-            raise RuntimeError("Series were already held out in this fit.")
-        n = len(self.data)
-        n_val = int(round(fraction * n))
-        if not 0 < fraction < 1 or n_val < 2 or n - n_val < 2:
-            raise ValueError(
-                f"validation_fraction={fraction} of {n} training series leaves "
-                f"{n_val} held out and {n - n_val} to train on; both need at least 2 "
-                "series. Use more data or another fraction."
-            )
-        order = torch.from_numpy(np.random.default_rng([self.seed, 1]).permutation(n))
-        keep, held = order[n_val:].sort().values, order[:n_val].sort().values
-        self.validation = self.data[held.to(self.data.device)]
-        self.data = self.data[keep.to(self.data.device)]
-        return self.validation
-
-    def state_dict(self) -> dict:
-        """The loop's state at an epoch end: everything needed to continue exactly."""
-        device = self.rng.device
-        return {
-            "start_iter": self.start_iter,
-            "start_epoch": self.start_epoch,
-            "seed": self.seed,
-            "device_type": device.type,
-            "rng_numpy": self.rng.numpy.bit_generator.state,
-            "rng_torch": self.rng.torch.get_state(),
-            "torch_cpu": torch.get_rng_state(),
-            "torch_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-            "optimizer": to_cpu(self.optimizer.state_dict()),
-            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-            "callbacks": [[type(cb).__name__, cb.state_dict()] for cb in self.callbacks],
-            "state": self.state,
-        }
-
-    def load_state_dict(self, run: dict) -> None:
-        """Continue a checkpointed run (call inside the fit's ``seeded_torch``)."""
-        self.start_iter, self.start_epoch = run["start_iter"], run["start_epoch"]
-        self.rng.numpy.bit_generator.state = run["rng_numpy"]
-        torch.set_rng_state(run["torch_cpu"])
-        if run["device_type"] == self.rng.device.type:  # other device: fresh device draws
-            self.rng.torch.set_state(run["rng_torch"])
-            if run["torch_cuda"] is not None:
-                torch.cuda.set_rng_state(run["torch_cuda"], self.rng.device)
-        # After the scheduler's constructor, which resets the learning rate.
-        self.optimizer.load_state_dict(run["optimizer"])
-        if self.scheduler is not None and run["scheduler"] is not None:
-            self.scheduler.load_state_dict(run["scheduler"])
-        # Each callback takes the next saved state of its class, so that callbacks
-        # added or removed between the runs (a logger, say) leave the others alone.
-        saved = list(run["callbacks"])
-        for cb in self.callbacks:
-            name = type(cb).__name__
-            match = next((i for i, (saved_name, _) in enumerate(saved) if saved_name == name), None)
-            if match is not None:
-                cb.load_state_dict(saved.pop(match)[1])
-        self.state = run["state"]
+HOOKS = ("on_fit_start", "on_epoch_start", "on_before_optimizer_step", "on_step_end",
+         "on_epoch_end", "on_fit_end")
 
 
 class TrainingStep(torch.nn.Module):
@@ -311,11 +106,37 @@ class TrainingLoop:
     def run(self) -> None:
         ctx = self.ctx
         self.call("on_fit_start")
+        self.start_schedule()
         while ctx.more():
             self.call("on_epoch_start")
             started = time.perf_counter()
             epoch_loss = self.run_epoch()
             self.end_epoch(epoch_loss, time.perf_counter() - started)
+
+    def start_schedule(self) -> None:
+        """Put the method's schedule in ``ctx.scheduler`` (unless a callback set one).
+
+        Both at once is refused: two schedules would overwrite each other's rate.  A
+        resumed fit continues the saved schedule at the saved rate.
+        """
+        ctx, est = self.ctx, self.ctx.estimator
+        own = est.configure_scheduler(ctx.optimizer, ctx)
+        if own is not None:
+            if ctx.scheduler is not None:
+                hint = ("set lr_schedule='constant'" if "lr_schedule" in est.get_params()
+                        else "remove the LearningRateScheduler callback")
+                raise ValueError(
+                    f"{type(est).__name__} already schedules the learning rate (its "
+                    f"published schedule), and a LearningRateScheduler callback asks for "
+                    f"another; {hint} to keep one schedule."
+                )
+            ctx.scheduler = own if isinstance(own, SchedulerConfig) else SchedulerConfig(own)
+        saved = ctx.saved_scheduler
+        if saved is not None and ctx.scheduler is not None:
+            ctx.scheduler.scheduler.load_state_dict(saved)
+            # The scheduler's constructor reset the rate; take the saved one back.
+            for group, lr in zip(ctx.optimizer.param_groups, saved.get("_last_lr", [])):
+                group["lr"] = lr
 
     def run_epoch(self) -> float:
         """One pass over the shuffled data; returns the mean loss (one host sync)."""
@@ -324,6 +145,7 @@ class TrainingLoop:
         order = torch.from_numpy(ctx.rng.numpy.permutation(n))
         total = torch.zeros((), device=est.device_)
         done = 0
+        per_step = ctx.scheduler is not None and ctx.scheduler.interval == "step"
         for k in range(steps):
             ctx.step_in_epoch = k
             ctx.is_last_step = ctx.n_iters is not None and ctx.iters_done + 1 >= ctx.n_iters
@@ -334,6 +156,8 @@ class TrainingLoop:
             total += ctx.loss
             done += 1
             est.n_iter_ += 1
+            if per_step:
+                ctx.scheduler.scheduler.step()
             self.call("on_step_end")
             if not ctx.iters_remain():
                 break
@@ -364,6 +188,7 @@ class TrainingLoop:
                     stepped = True
             losses.append(loss.detach())
         if stepped:
+            self.call("on_before_optimizer_step")
             optimizer.step()
         self.after_step()
         return losses[0] if len(losses) == 1 else torch.stack(losses).sum()
@@ -386,8 +211,12 @@ class TrainingLoop:
         }
         if ctx.validation is not None:
             ctx.logs["val_loss"] = self.validation_loss()
-        if ctx.scheduler is not None:
-            ctx.scheduler.step()
+        schedule = ctx.scheduler
+        if schedule is not None and schedule.interval == "epoch":
+            if schedule.takes_metric:
+                schedule.scheduler.step(ctx.logs[schedule.monitor])
+            else:
+                schedule.scheduler.step()
         self.call("on_epoch_end")
 
     def validation_loss(self) -> float:
@@ -416,34 +245,166 @@ class TrainingLoop:
         return float(distributed.all_reduce_mean(torch.tensor(total / max(count, 1))))
 
 
-def fit_callbacks(estimator, checkpoint) -> list:
-    """Copies of ``estimator.callbacks`` plus the shortcuts' callbacks, checkpoints last.
+class TrainingRun:
+    """One ``fit`` of an estimator: its callbacks, context, fault handling and loop.
 
-    The shortcuts are ``n_iter_no_change``/``tol`` (:class:`~sslts.callbacks.EarlyStopping`),
-    ``verbose`` (:class:`~sslts.callbacks.PrintLog` or
-    :class:`~sslts.callbacks.ProgressBar`) and ``fit``'s ``checkpoint``.
+    Everything the loop changes lives on the estimator (weights, counters, history);
+    this object keeps what a fault needs to undo: the weights of the last epoch that
+    ended with a finite loss.
+
+    Parameters
+    ----------
+    estimator : BaseSSLTransformer
+        Initialised (``module_`` built, counters set) before :meth:`train`.
     """
-    callbacks = copy.deepcopy(list(estimator.callbacks or []))
-    for cb in callbacks:
-        missing = [h for h in ("on_fit_start", "state_dict") if not hasattr(cb, h)]
-        if missing:
-            raise TypeError(
-                f"callbacks must be sslts.callbacks.Callback instances; {cb!r} has no "
-                f"{missing}. Subclass Callback and override the hooks you need."
-            )
-    if estimator.n_iter_no_change is not None:
-        callbacks.append(EarlyStopping(patience=estimator.n_iter_no_change, tol=estimator.tol))
-    if estimator.verbose >= 2:
-        callbacks.append(ProgressBar())
-    elif estimator.verbose:
-        callbacks.append(PrintLog())
-    if checkpoint is not None:
-        callbacks.append(copy.deepcopy(
-            checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint(checkpoint)
-        ))
-    if sum(isinstance(cb, Checkpoint) for cb in callbacks) > 1:
-        raise ValueError("Pass at most one Checkpoint (in callbacks or to fit).")
-    return sorted(callbacks, key=lambda cb: isinstance(cb, Checkpoint))
+
+    def __init__(self, estimator):
+        self.est = estimator
+
+    def callbacks(self, checkpoint) -> list:
+        """Copies of ``estimator.callbacks`` plus the shortcuts' callbacks, checkpoints last.
+
+        The shortcuts are ``n_iter_no_change``/``tol`` (:class:`~sslts.callbacks.EarlyStopping`),
+        ``verbose`` (:class:`~sslts.callbacks.PrintLog` or
+        :class:`~sslts.callbacks.ProgressBar`) and ``fit``'s ``checkpoint``.
+        """
+        est = self.est
+        callbacks = copy.deepcopy(list(est.callbacks or []))
+        for cb in callbacks:
+            missing = [h for h in ("on_fit_start", "state_dict") if not hasattr(cb, h)]
+            if missing:
+                raise TypeError(
+                    f"callbacks must be sslts.callbacks.Callback instances; {cb!r} has no "
+                    f"{missing}. Subclass Callback and override the hooks you need."
+                )
+        if est.n_iter_no_change is not None:
+            callbacks.append(EarlyStopping(patience=est.n_iter_no_change, tol=est.tol))
+        if est.verbose >= 2:
+            callbacks.append(ProgressBar())
+        elif est.verbose:
+            callbacks.append(PrintLog())
+        if checkpoint is not None:
+            callbacks.append(copy.deepcopy(
+                checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint(checkpoint)
+            ))
+        if sum(isinstance(cb, Checkpoint) for cb in callbacks) > 1:
+            raise ValueError("Pass at most one Checkpoint (in callbacks or to fit).")
+        return sorted(callbacks, key=lambda cb: isinstance(cb, Checkpoint))
+
+    def context(self, X, run: dict | None, warm: bool) -> TrainContext:
+        """The loop's state for this fit: data, optimiser, streams, budget."""
+        est = self.est
+        n_epochs, n_iters = est._budget(X)
+        # Under torchrun each rank trains on its shard, from rank 0's weights.
+        X_train = distributed.shard(est.prepare_training_data(X))
+        distributed.broadcast_(self.state_tensors())
+        optimizer = est.configure_optimizer(est.module_.parameters())
+        if est._optimizer_state is not None:
+            optimizer.load_state_dict(est._optimizer_state)
+        if warm:  # a warm start trains at the current lr, whatever the last fit ended at
+            for group in optimizer.param_groups:
+                group["lr"] = group["initial_lr"] = est.lr
+        # A warm start draws fresh views; a resumed fit continues the saved streams.
+        seed = est._seed + est.n_iter_ if run is None else run["seed"]
+        return TrainContext(
+            estimator=est,
+            rng=RandomStreams(seed + distributed.rank_and_world()[0], est.device_),
+            data=device_data(X_train, est.device_),
+            batch_size=min(est.batch_size, len(X_train)),
+            drop_last=est.drop_last,
+            optimizer=optimizer,
+            n_epochs=n_epochs,
+            n_iters=n_iters,
+            seed=seed,
+            input_shape=X.shape,
+            callbacks=est.callbacks_,
+            start_iter=est.n_iter_,
+            start_epoch=est.n_epochs_,
+        )
+
+    def train(self, X, run: dict | None, *, warm: bool = False) -> None:
+        """Run the loop; on a fault, keep the last good epoch's weights and re-raise."""
+        est = self.est
+        ctx = self.context(X, run, warm)
+        snapshot, good = self.snapshot(), self.counters()
+
+        def on_good_epoch():
+            nonlocal good
+            distributed.broadcast_(self.buffers())  # ranks end each epoch identical
+            with torch.no_grad():
+                torch._foreach_copy_(snapshot, self.state_tensors())
+            good = self.counters()
+
+        step = distributed.data_parallel(
+            TrainingStep(est._accelerated(est.module_), est.training_step),
+            est.device_, sync_batchnorm=est.sync_batchnorm,
+        )
+        loop = TrainingLoop(ctx, step, est._precision, self.update_average, on_good_epoch)
+        status = "failed"  # until the loop returns, or a handled fault says otherwise
+        est.module_.train()
+        try:
+            with seeded_torch(ctx.seed, est.device_):
+                if run is not None:
+                    ctx.load_state_dict(run)
+                try:
+                    loop.run()
+                    status = "completed"
+                except KeyboardInterrupt:
+                    status = "interrupted"
+                    warnings.warn(
+                        f"{type(est).__name__}.fit was interrupted after {est.n_iter_} "
+                        "iterations; the estimator keeps the weights reached so far and "
+                        "can transform.",
+                        RuntimeWarning,
+                        stacklevel=4,
+                    )
+                except (TrainingDivergedError, torch.OutOfMemoryError) as exc:
+                    status = "diverged" if isinstance(exc, TrainingDivergedError) \
+                        else "out_of_memory"
+                    with torch.no_grad():
+                        torch._foreach_copy_(self.state_tensors(), snapshot)
+                    est.n_iter_, est.n_epochs_, est._n_averaged = good
+                    raise
+                finally:
+                    ctx.logs["status"] = status
+                    loop.call("on_fit_end")
+                    # Fitted networks stay in eval mode, so that transform changes no
+                    # state (aeon's check_non_state_changing_method hashes the estimator).
+                    for module in (est.module_, est.averaged_module_):
+                        if module is not None:
+                            module.eval()
+        except torch.OutOfMemoryError as exc:
+            est._optimizer_state = None
+            empty_cache(est.device_)
+            raise torch.OutOfMemoryError(est._out_of_memory_message()) from exc
+        except TrainingDivergedError:
+            est._optimizer_state = None
+            raise
+        est._optimizer_state = to_cpu(ctx.optimizer.state_dict())
+
+    def counters(self) -> tuple[int, int, int]:
+        """Progress counters that go with the weights in the last snapshot."""
+        return self.est.n_iter_, self.est.n_epochs_, self.est._n_averaged
+
+    def update_average(self) -> None:
+        """Add the current iterate to the uniform running average of the weights."""
+        est = self.est
+        if est.averaged_module_ is not None:
+            est._n_averaged += 1
+            running_average_(est.averaged_module_, est.module_, est._n_averaged)
+
+    def modules(self) -> list[torch.nn.Module]:
+        return [m for m in (self.est.module_, self.est.averaged_module_) if m is not None]
+
+    def buffers(self) -> list[torch.Tensor]:
+        return [b for m in self.modules() for b in m.buffers()]
+
+    def state_tensors(self) -> list[torch.Tensor]:
+        tensors = [t for m in self.modules() for t in m.state_dict().values()]
+        return [t for t in tensors if t.is_floating_point()]
+
+    def snapshot(self) -> list[torch.Tensor]:
+        return [t.detach().clone() for t in self.state_tensors()]
 
 
 @contextlib.contextmanager

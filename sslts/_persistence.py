@@ -18,18 +18,19 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from .utils.torch_utils import fallback_device, seeded_torch, to_cpu
+from ._registry import estimator_class
+from .utils.devices import fallback_device, seeded_torch, to_cpu
 
 __all__ = [
     "PersistenceMixin",
     "atomic_save",
     "data_fingerprint",
-    "decode",
-    "encode",
     "estimator_payload",
     "load",
     "read_payload",
     "restore_estimator",
+    "from_plain",
+    "to_plain",
 ]
 
 _FORMAT_VERSION = 1
@@ -44,7 +45,7 @@ class _Unsaveable(TypeError):
     """A value that cannot be written as plain data."""
 
 
-def encode(value):
+def to_plain(value):
     """``value`` as plain data for a ``weights_only`` file; raises :class:`_Unsaveable`."""
     if type(value) in (bool, int, float, str, type(None)):
         return value
@@ -55,28 +56,28 @@ def encode(value):
     if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
         return {_NDARRAY: torch.from_numpy(np.array(value, copy=True))}
     if isinstance(value, (list, tuple)):
-        return type(value)(encode(v) for v in value)
+        return type(value)(to_plain(v) for v in value)
     if isinstance(value, dict) and all(isinstance(k, (str, int)) for k in value):
-        return {k: encode(v) for k, v in value.items()}
+        return {k: to_plain(v) for k, v in value.items()}
     raise _Unsaveable(type(value).__name__)
 
 
-def decode(value):
-    """Inverse of :func:`encode`."""
+def from_plain(value):
+    """Inverse of :func:`to_plain`."""
     if isinstance(value, dict):
         if set(value) == {_NDARRAY}:
             return value[_NDARRAY].numpy()
-        return {k: decode(v) for k, v in value.items()}
+        return {k: from_plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(decode(v) for v in value)
+        return type(value)(from_plain(v) for v in value)
     return value
 
 
-def _encode_attributes(est, names) -> dict:
+def _plain_attributes(est, names) -> dict:
     out = {}
     for name in names:
         try:
-            out[name] = encode(est.__dict__[name])
+            out[name] = to_plain(est.__dict__[name])
         except _Unsaveable as exc:
             warnings.warn(
                 f"{type(est).__name__}.{name} holds a {exc} and is not saved.",
@@ -107,9 +108,9 @@ def estimator_payload(est) -> dict:
     return {
         "sslts_format": _FORMAT_VERSION,
         "class": type(est).__name__,
-        "params": encode(params),
-        "fitted": _encode_attributes(est, fitted),
-        "private": _encode_attributes(est, private),
+        "params": to_plain(params),
+        "fitted": _plain_attributes(est, fitted),
+        "private": _plain_attributes(est, private),
         "device": str(est.device_),
         "module": to_cpu(est.module_.state_dict()),
         "averaged_module": None if averaged is None else to_cpu(averaged.state_dict()),
@@ -153,12 +154,12 @@ def read_payload(path) -> dict:
 
 def restore_estimator(est, payload: dict) -> None:
     """Put the fitted state of ``payload`` into ``est`` (whose params already match)."""
-    est.__dict__.update(decode(payload["fitted"]))
+    est.__dict__.update(from_plain(payload["fitted"]))
     est.callbacks_ = []  # training-time objects are not saved (pickling keeps them)
-    est.__dict__.update(decode(payload["private"]))
+    est.__dict__.update(from_plain(payload["private"]))
     est.device_ = fallback_device(torch.device(payload["device"]))
     with seeded_torch(0, torch.device("cpu")):  # initial values are overwritten below
-        est.module_ = est._build_module(est.n_channels_)
+        est.module_ = est.build_module(est.n_channels_)
     est.module_.load_state_dict(payload["module"])
     est.averaged_module_ = None
     if payload["averaged_module"] is not None:
@@ -190,10 +191,8 @@ def load(path):
         ``path`` is not a file written by sslts (``torch.load`` runs with
         ``weights_only=True``, so a foreign pickle is rejected, never executed).
     """
-    from . import _registry
-
     payload = read_payload(path)
-    est = _registry.estimator_class(payload["class"])(**decode(payload["params"]))
+    est = estimator_class(payload["class"])(**from_plain(payload["params"]))
     restore_estimator(est, payload)
     return est
 

@@ -13,11 +13,10 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils.validation import check_array
 
-from .evaluation.forecasting import split_for_fit
 from .methods.ts2vec import TS2VecTransformer
-from .utils.validation import pad_series_list
+from .utils.series import pad_series_list
 
-__all__ = ["as_series_list", "fit_encoder", "restore_shape"]
+__all__ = ["as_series_list", "fit_encoder", "restore_shape", "split_for_fit"]
 
 
 def as_series_list(data, name: str, *, n_channels: int | None = None, owner=None):
@@ -150,3 +149,29 @@ def fit_encoder(encoder, series: list[np.ndarray], *, window: int | None = None)
             "series are passed to it channels-last."
         )
     return fitted
+
+
+def split_for_fit(X: np.ndarray, window: int | None) -> np.ndarray:
+    """Cut long series into non-overlapping windows that become separate series.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_series, n_timestamps, n_channels)
+    window : int or None
+        Window length; None (or series shorter than two windows) returns ``X``.
+
+    Returns
+    -------
+    ndarray of shape (n_series * (n_timestamps // window), window, n_channels)
+        The trailing ``n_timestamps % window`` steps are dropped.
+
+    Examples
+    --------
+    >>> split_for_fit(np.arange(10.0).reshape(1, 10, 1), 4)[..., 0]
+    array([[0., 1., 2., 3.],
+           [4., 5., 6., 7.]])
+    """
+    if window is None or X.shape[1] < 2 * window:
+        return X
+    n = X.shape[1] // window
+    return X[:, : n * window].reshape(len(X) * n, window, X.shape[2])

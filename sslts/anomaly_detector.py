@@ -10,13 +10,15 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._wrapping import as_series_list, fit_encoder, restore_shape
-from .evaluation.anomaly import (
+from .anomaly_scores import (
     adf_differences,
     adjusted_errors,
+    flag_anomalies,
     masked_errors,
+    point_adjust,
     standardised_differences,
+    ts2vec_threshold,
 )
-from .evaluation.anomaly_scoring import flag_anomalies, point_adjust, ts2vec_threshold
 
 __all__ = ["EmbeddingAnomalyDetector"]
 

@@ -40,7 +40,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .utils.validation import check_time_series
 
-__all__ = ["CHUNK_VALUES", "causal_encode", "encode", "pool_timestamps", "sliding_encode"]
+__all__ = ["CHUNK_VALUES", "causal_encode", "encode", "max_pool_window", "sliding_encode"]
 
 CHUNK_VALUES = 2**24
 """Embedding values (float32, 64 MB) computed per call to the estimator's ``encode``
@@ -184,7 +184,7 @@ def sliding_encode(
         Context from the past only.
     encoding_window : {None, "full_series", "multiscale"} or int, default=None
         Pooling of every window's embeddings before its block is kept
-        (:func:`pool_timestamps`); ``"full_series"`` then max-pools the blocks.
+        (:func:`max_pool_window`); ``"full_series"`` then max-pools the blocks.
     batch_size : int, default=None
         Passed to ``estimator.encode``.
     embed : callable, default=None
@@ -237,7 +237,7 @@ def sliding_encode(
     for rows, cols, chunk, Z in _encoded_chunks(windows, embed):
         observed = ~np.isnan(chunk).all(axis=2)
         if not full and encoding_window is not None:
-            Z = pool_timestamps(Z, encoding_window, observed=observed)
+            Z = max_pool_window(Z, encoding_window, observed=observed)
         Z, observed = Z[:, pad : pad + length], observed[:, pad : pad + length]
         if full:
             Z = _max_over_observed(Z, observed)
@@ -274,7 +274,7 @@ def _encoded_chunks(windows: np.ndarray, embed):
             yield rows[keep], cols[keep], chunk[keep], Z
 
 
-def pool_timestamps(Z, encoding_window, *, observed=None) -> np.ndarray:
+def max_pool_window(Z, encoding_window, *, observed=None) -> np.ndarray:
     """Centred max-pooling of timestamp embeddings (TS2Vec's ``encoding_window``).
 
     Parameters
@@ -300,9 +300,9 @@ def pool_timestamps(Z, encoding_window, *, observed=None) -> np.ndarray:
     Examples
     --------
     >>> Z = np.array([[[1.0], [5.0], [2.0], [0.0]]])
-    >>> pool_timestamps(Z, 3)[0, :, 0]
+    >>> max_pool_window(Z, 3)[0, :, 0]
     array([5., 5., 5., 2.], dtype=float32)
-    >>> pool_timestamps(Z, "full_series", observed=np.array([[True, False, True, True]]))
+    >>> max_pool_window(Z, "full_series", observed=np.array([[True, False, True, True]]))
     array([[2.]], dtype=float32)
     """
     _check_window(encoding_window)

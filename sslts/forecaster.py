@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._wrapping import as_series_list, fit_encoder, restore_shape
 from .encoding import causal_encode
-from .evaluation.forecasting import RIDGE_ALPHAS, fit_ridge, forecast_samples
+from .forecast_head import RIDGE_ALPHAS, fit_ridge, forecast_samples
 
 __all__ = ["EmbeddingForecaster"]
 

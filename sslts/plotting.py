@@ -7,6 +7,7 @@ else into a new figure, and returns the axes it drew on.
 from __future__ import annotations
 
 import numpy as np
+from sklearn.manifold import TSNE
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["plot_embedding_tsne", "plot_forecast", "plot_loss_history", "plot_resolutions"]
@@ -46,8 +47,6 @@ def plot_embedding_tsne(embeddings, y, *, ax=None, perplexity: float = 30.0, ran
     -------
     ax : matplotlib Axes
     """
-    from sklearn.manifold import TSNE
-
     embeddings = np.asarray(embeddings, dtype=np.float64)
     y = np.asarray(y)
     perplexity = min(perplexity, max(1.0, (len(embeddings) - 1) / 3))

@@ -1,10 +1,23 @@
-"""Epoch-wise learning-rate schedules, including those of the official TimeDRL code.
+"""Learning-rate schedules: the one place where ``fit`` gets its learning rate from.
 
-Every schedule is a multiplier of the base learning rate for each (0-based) epoch,
-wrapped in a :class:`torch.optim.lr_scheduler.LambdaLR` that the training loop
-steps once at the end of every epoch.  The multiplier is a small callable object
+The training loop holds at most one scheduler, described by a :class:`SchedulerConfig`
+(the scheduler and whether it is stepped after every optimiser step or every epoch).
+It comes either from the method's hook
+:meth:`~sslts.base.BaseSSLTransformer.configure_scheduler` (the published schedule:
+TimeDRL's epoch schedules, the cosine decay of the two-view methods and NC-VQVAE) or
+from a :class:`~sslts.callbacks.LearningRateScheduler` callback (yours); asking for
+both is refused with an error that says which parameter turns the method's off.  The
+loop steps it, saves it in checkpoints and restores it on resume.
+
+Every schedule here is a multiplier of the base learning rate, wrapped in a
+:class:`torch.optim.lr_scheduler.LambdaLR`.  The multiplier is a small callable object
 (not a lambda), so the scheduler's ``state_dict`` holds plain data and the
 estimators that keep one can be pickled.
+
+Cosine decay (:func:`cosine_scheduler`, per step): after ``t`` of ``total`` steps the
+rate is ``lr * (1 + cos(pi * t / total)) / 2``.
+
+TimeDRL's epoch schedules (:func:`epoch_scheduler`, per epoch):
 
 The official code (``utils/tools.py::adjust_learning_rate``, called after epoch
 ``e = 1, 2, ...``) *sets* the rate to ``f(e)`` once epoch ``e`` is over, and the
@@ -25,19 +38,127 @@ Over 30 epochs the factors sum to 3.0 (type1), 12.4 (type3), 13.1 (warmup) and 3
 adjusts the rate after an epoch; the ramp starts in the second epoch.  This is
 kept as it is, since it is what the tuned official configurations trained with.
 
-"halving" (``0.5 ** k``: every epoch after the first at half the previous rate) is
-not an official schedule; it is sslts's earlier TimeDRL default, kept so that fits
-which asked for it explicitly train as before.  It halves one epoch earlier than
-"type1".
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import torch
 
-__all__ = ["SCHEDULES", "EpochLRFactor", "epoch_scheduler", "lr_factor"]
+__all__ = [
+    "SCHEDULES",
+    "CosineFactor",
+    "EpochLRFactor",
+    "SchedulerConfig",
+    "cosine_scheduler",
+    "epoch_scheduler",
+    "lr_factor",
+]
 
-SCHEDULES = ("type1", "type3", "warmup", "constant", "halving")
+
+@dataclass
+class SchedulerConfig:
+    """A learning-rate scheduler and when the training loop steps it.
+
+    Parameters
+    ----------
+    scheduler : torch.optim.lr_scheduler.LRScheduler
+        Built on the fit's optimiser.
+    interval : {"epoch", "step"}, default="epoch"
+        Step it after every epoch or after every optimiser step.
+    monitor : {"loss", "val_loss"}, default="loss"
+        The epoch value passed to schedulers that take a metric
+        (:class:`~torch.optim.lr_scheduler.ReduceLROnPlateau`, ``interval="epoch"``
+        only).
+
+    Examples
+    --------
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> SchedulerConfig(cosine_scheduler(opt, 10), interval="step").interval
+    'step'
+    """
+
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    interval: str = "epoch"
+    monitor: str = "loss"
+
+    def __post_init__(self):
+        if self.interval not in ("epoch", "step"):
+            raise ValueError(f"interval must be 'epoch' or 'step', got {self.interval!r}.")
+        if self.monitor not in ("loss", "val_loss"):
+            raise ValueError(f"monitor must be 'loss' or 'val_loss', got {self.monitor!r}.")
+        plateau = isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+        if plateau and self.interval == "step":
+            raise ValueError(
+                "ReduceLROnPlateau steps on an epoch's loss; use interval='epoch'."
+            )
+
+    @property
+    def takes_metric(self) -> bool:
+        """Whether ``scheduler.step`` takes the monitored value."""
+        return isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+
+
+class CosineFactor:
+    """Picklable ``step -> (1 + cos(pi * min(step, total) / total)) / 2``.
+
+    Parameters
+    ----------
+    total : int or None
+        Steps over which the factor decays from 1 to 0; None keeps it at 1 (an
+        unbounded fit).
+
+    Examples
+    --------
+    >>> f = CosineFactor(4)
+    >>> [round(f(k), 3) for k in range(6)]
+    [1.0, 0.854, 0.5, 0.146, 0.0, 0.0]
+    """
+
+    def __init__(self, total: int | None):
+        self.total = total
+
+    def __call__(self, step: int) -> float:
+        if self.total is None:
+            return 1.0
+        return 0.5 * (1 + math.cos(math.pi * min(step, self.total) / self.total))
+
+    def __repr__(self) -> str:
+        return f"CosineFactor({self.total!r})"
+
+
+def cosine_scheduler(optimizer: torch.optim.Optimizer, total: int | None):
+    """Cosine decay of the rate from ``lr`` to 0 over ``total`` steps (step it per step).
+
+    Parameters
+    ----------
+    optimizer : torch.optim.Optimizer
+        Its parameter groups' ``lr`` is the peak rate.
+    total : int or None
+        Steps of the decay (at least 1); None keeps the rate constant.
+
+    Returns
+    -------
+    torch.optim.lr_scheduler.LambdaLR
+
+    Examples
+    --------
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> sched = cosine_scheduler(opt, 2)
+    >>> rates = []
+    >>> for _ in range(3):
+    ...     rates.append(round(opt.param_groups[0]["lr"], 3))
+    ...     opt.step(); sched.step()
+    >>> rates
+    [0.1, 0.05, 0.0]
+    """
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, CosineFactor(None if total is None else max(1, int(total)))
+    )
+
+SCHEDULES = ("type1", "type3", "warmup", "constant")
 
 
 def lr_factor(schedule: str, epoch: int) -> float:
@@ -45,7 +166,7 @@ def lr_factor(schedule: str, epoch: int) -> float:
 
     Parameters
     ----------
-    schedule : {"type1", "type3", "warmup", "constant", "halving"}
+    schedule : {"type1", "type3", "warmup", "constant"}
         Schedule name (see the module docstring for the formulas).
     epoch : int
         Epoch index, counting from 0 (the first epoch of the fit).
@@ -73,8 +194,6 @@ def lr_factor(schedule: str, epoch: int) -> float:
         if epoch == 0:  # the optimiser's initial rate: the ramp starts after epoch 1
             return 1.0
         return (epoch + 1) / 5 if epoch < 5 else 0.9 ** (epoch - 5)
-    if schedule == "halving":
-        return 0.5**epoch
     return 1.0
 
 
@@ -83,7 +202,7 @@ class EpochLRFactor:
 
     Parameters
     ----------
-    schedule : {"type1", "type3", "warmup", "constant", "halving"}
+    schedule : {"type1", "type3", "warmup", "constant"}
         Schedule name.
 
     Examples
@@ -114,7 +233,7 @@ def epoch_scheduler(
     ----------
     optimizer : torch.optim.Optimizer
         Optimiser whose parameter groups' initial ``lr`` is the base rate.
-    schedule : {"type1", "type3", "warmup", "constant", "halving"}
+    schedule : {"type1", "type3", "warmup", "constant"}
         Schedule name.
 
     Returns

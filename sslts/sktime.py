@@ -47,8 +47,9 @@ except ModuleNotFoundError as exc:  # keep exc.name: tools detect the missing ex
     ) from exc
 
 from ._adapters import adapter_classes, make_estimator, runs_on_accelerator, tiny_test_params
-from .evaluation.forecasting import RIDGE_ALPHAS
+from .forecast_head import RIDGE_ALPHAS
 from .forecaster import EmbeddingForecaster as _SSLTSForecaster
+from .methods import TS2VecTransformer
 
 __all__: list[str] = ["EmbeddingForecaster"]  # and the per-estimator classes, at the end
 
@@ -371,8 +372,6 @@ class EmbeddingForecaster(BaseForecaster):
         -------
         list of dict
         """
-        from . import TS2VecTransformer
-
         def encoder(**kw):
             return TS2VecTransformer(output_dims=8, hidden_dims=8, depth=2, n_iters=3,
                                      device="cpu", random_state=0, **kw)

@@ -1,6 +1,6 @@
 """Tiny CPU configurations of every sslts estimator, shared by the reliability tests.
 
-Every class that :func:`sslts._registry.all_estimators` finds needs an entry in
+Every class that :func:`sslts.all_estimators` finds needs an entry in
 ``TINY``; ``tests/test_common.py::test_every_estimator_has_a_tiny_config`` fails with
 instructions when a new estimator has none.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sslts._registry import all_estimators
+from sslts import all_estimators
 
 # Shared by every configuration: a few CPU iterations, reproducible.
 COMMON = {"n_iters": 2, "batch_size": 4, "device": "cpu", "random_state": 0}

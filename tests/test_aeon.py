@@ -28,9 +28,9 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 
 import sslts.aeon  # noqa: E402
 from sslts._adapters import ADAPTER_OWNED  # noqa: E402
-from sslts._registry import all_estimators  # noqa: E402
+from sslts import all_estimators  # noqa: E402
 from sslts.utils.layouts import from_aeon  # noqa: E402
-from sslts.utils.validation import LayoutWarning  # noqa: E402
+from sslts.utils import LayoutWarning  # noqa: E402
 
 ESTIMATORS = configured_estimators()
 
@@ -114,7 +114,7 @@ def test_unequal_length_collection_matches_the_padded_array(cls):
     padded = from_aeon(X)
     adapter = _adapter(cls).fit(X)
     np.testing.assert_array_equal(adapter.transform(X), _plain(cls).fit(padded).transform(padded))
-    if "timestamp" not in _plain(cls)._valid_levels:
+    if "timestamp" not in _plain(cls).valid_levels:
         return
     Z = adapter.set_params(level="timestamp").fit(X).transform(X)
     expected = _plain(cls, level="timestamp").fit(padded).transform(padded)

@@ -70,7 +70,7 @@ def _outcomes(spec):
 
 def _check_embeddings(est, data, Z):
     n = len(data) if not sp.issparse(data) else data.shape[0]
-    assert Z.shape == (n, est._n_features_out_for("instance"))
+    assert Z.shape == (n, est.embedding_dims("instance"))
     assert np.isfinite(Z).all()
 
 
@@ -114,10 +114,10 @@ def test_transform_on_bad_input(cls, case, fitted):
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=estimator_id)
 def test_min_length_is_exact_and_named(cls, fitted):
-    """Series of ``_min_length`` steps work; one step fewer fails naming the minimum."""
+    """Series of ``min_length`` steps work; one step fewer fails naming the minimum."""
     est = make_tiny(cls)
     for training in (True, False):
-        need = est._min_length(training)
+        need = est.min_length(training)
         base = small_series(12, max(need, 24))
         if training:
             make_tiny(cls).fit(base[:, :need])
@@ -180,7 +180,7 @@ def _series_with_gaps(draw, min_length: int):
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=estimator_id)
 def test_any_shape_and_missing_pattern_gives_finite_embeddings(cls):
-    need = make_tiny(cls)._min_length(True)
+    need = make_tiny(cls).min_length(True)
 
     @settings(max_examples=6, deadline=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow])

@@ -19,7 +19,7 @@ from sklearn.svm import SVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import sslts
-from sslts._registry import all_estimators
+from sslts import all_estimators
 
 ESTIMATORS = configured_estimators()
 

@@ -47,6 +47,8 @@ MISSING_EXAMPLES = frozenset(
         "sslts.encoders.resnet": "BasicBlock1d",
         "sslts.encoders.transformer": "instance_normalise patchify",
         "sslts.encoding": "causal_encode",
+        # scikit-learn's parameter constraints, re-exported as they are.
+        "sslts.utils": "HasMethods Interval Options StrOptions",
         "sslts.evaluation": (
             "AnomalySeries ForecastData adf_differences evaluate_anomaly_detection "
             "evaluate_anomaly_scores evaluate_classification evaluate_forecasting "
@@ -61,7 +63,7 @@ MISSING_EXAMPLES = frozenset(
             "temporal_contrastive_loss"
         ),
         "sslts.plotting": "plot_embedding_tsne plot_forecast plot_loss_history plot_resolutions",
-        "sslts.utils.torch_utils": "RandomStreams resolve_device seeded_torch to_cpu",
+        "sslts.utils.torch_utils": "RandomStreams",
     }.items()
     for name in names.split()
 )

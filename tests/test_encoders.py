@@ -113,13 +113,3 @@ def test_training_dropout_draws_in_channels_first_order(T):
     torch.manual_seed(7)
     expected = F.dropout(reference_encoder(enc, x), 0.3, training=True)
     torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
-
-
-def test_encoder_pickled_before_bucketing_still_runs():
-    import pickle
-
-    enc = encoder(seed=5)
-    del enc.bucket_lengths  # what an encoder pickled by an earlier version holds
-    restored = pickle.loads(pickle.dumps(enc))
-    assert restored.bucket_lengths is True
-    assert restored.train()(series(2, 9)).shape == (2, 9, 6)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from sslts import TimeDRLTransformer, TS2VecTransformer, VIbCRegTransformer, encoding
-from sslts.encoding import causal_encode, encode, pool_timestamps, sliding_encode
+from sslts.encoding import causal_encode, encode, max_pool_window, sliding_encode
 
 
 @pytest.fixture(scope="module")
@@ -154,22 +154,22 @@ def test_pool_timestamps_matches_the_official_max_pool(k):
     ref = ref.transpose(1, 2).numpy()
     if k % 2 == 0:
         ref = ref[:, :-1]
-    np.testing.assert_array_equal(pool_timestamps(Z, k), ref)
+    np.testing.assert_array_equal(max_pool_window(Z, k), ref)
     observed = np.random.default_rng(3).random((3, 11)) < 0.7
     for i in range(3):
-        np.testing.assert_array_equal(pool_timestamps(Z, k, observed=observed)[i],
+        np.testing.assert_array_equal(max_pool_window(Z, k, observed=observed)[i],
                                       slow_pool(Z[i], observed[i], k))
 
 
 def test_multiscale_pool_concatenates_the_official_scales():
     Z = np.random.default_rng(4).normal(size=(2, 17, 3)).astype(np.float32)
-    got = pool_timestamps(Z, "multiscale")
+    got = max_pool_window(Z, "multiscale")
     kernels = slow_scales(17)
     assert kernels == [3, 5, 9, 17]
     assert got.shape == (2, 17, 3 * len(kernels))
     for j, k in enumerate(kernels):
-        np.testing.assert_array_equal(got[..., 3 * j : 3 * (j + 1)], pool_timestamps(Z, k))
-    assert pool_timestamps(Z[:, :2], "multiscale").shape == (2, 2, 0)
+        np.testing.assert_array_equal(got[..., 3 * j : 3 * (j + 1)], max_pool_window(Z, k))
+    assert max_pool_window(Z[:, :2], "multiscale").shape == (2, 2, 0)
 
 
 def test_chunks_bound_the_memory_and_do_not_change_the_result(enc, series, monkeypatch):
@@ -231,9 +231,9 @@ def test_bad_arguments_raise_clear_errors(enc, series, kwargs, match):
 
 def test_pool_timestamps_rejects_bad_shapes():
     with pytest.raises(ValueError, match="n_series, n_timestamps, D"):
-        pool_timestamps(np.zeros((3, 4)), 3)
+        max_pool_window(np.zeros((3, 4)), 3)
     with pytest.raises(ValueError, match="observed must have shape"):
-        pool_timestamps(np.zeros((1, 4, 2)), 3, observed=np.ones((1, 3), bool))
+        max_pool_window(np.zeros((1, 4, 2)), 3, observed=np.ones((1, 3), bool))
 
 
 def test_estimator_encode_delegates_to_the_modes(enc, series):

@@ -19,7 +19,7 @@ import pytest
 from conftest import SHARED_DATA
 
 from sslts import load_dataset
-from sslts._registry import all_estimators
+from sslts import all_estimators
 
 ESTIMATORS = all_estimators()
 DATASETS = sorted(
@@ -91,9 +91,9 @@ def test_defaults_fit_and_transform(shared_data, cls, name):
     Z_short = est.transform([shortest])
     assert Z_short.shape == (1, n_out) and np.isfinite(Z_short).all()
 
-    if "timestamp" in est._valid_levels:
+    if "timestamp" in est.valid_levels:
         Zt = est.encode(X_test, level="timestamp")
-        assert Zt.shape == (*X_test.shape[:2], est._n_features_out_for("timestamp"))
+        assert Zt.shape == (*X_test.shape[:2], est.embedding_dims("timestamp"))
         assert np.isfinite(Zt[~np.isnan(X_test).any(axis=2)]).all()
 
 

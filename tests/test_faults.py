@@ -109,7 +109,7 @@ def test_fit_out_of_memory_names_the_parameters_to_lower(cls, monkeypatch):
 def test_transform_retries_smaller_batches_on_out_of_memory(cls, monkeypatch):
     est = make_tiny(cls).fit(X)
     expected = est.encode(X, batch_size=3)
-    original, sizes = est._embed, []
+    original, sizes = est.embed, []
 
     def embed(module, batch, level):
         sizes.append(len(batch))
@@ -117,7 +117,7 @@ def test_transform_retries_smaller_batches_on_out_of_memory(cls, monkeypatch):
             raise torch.OutOfMemoryError("CUDA out of memory.")
         return original(module, batch, level)
 
-    monkeypatch.setattr(est, "_embed", embed)
+    monkeypatch.setattr(est, "embed", embed)
     np.testing.assert_array_equal(est.encode(X, batch_size=12), expected)
     assert sizes == [12, 6, 3, 3, 3, 3]
 
@@ -125,7 +125,7 @@ def test_transform_retries_smaller_batches_on_out_of_memory(cls, monkeypatch):
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=estimator_id)
 def test_transform_out_of_memory_on_one_series_says_what_to_do(cls, monkeypatch):
     est = make_tiny(cls).fit(X)
-    monkeypatch.setattr(est, "_embed", _raise(torch.OutOfMemoryError("CUDA out of memory.")))
+    monkeypatch.setattr(est, "embed", _raise(torch.OutOfMemoryError("CUDA out of memory.")))
     with pytest.raises(torch.OutOfMemoryError, match="single series of length 24"):
         est.transform(X)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sslts._registry import all_estimators
+from sslts import all_estimators
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
 

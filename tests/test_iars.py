@@ -13,7 +13,8 @@ from sslts.encoders.resnet import ResNet18Encoder
 from sslts.losses import hierarchical_contrastive_loss, level_losses, single_level_loss
 from sslts.methods import iars
 from sslts.methods.iars import align_level_losses, forward_fill, selection_probabilities
-from sslts.utils.torch_utils import RandomStreams, seeded_torch
+from sslts.utils.devices import seeded_torch
+from sslts.utils.torch_utils import RandomStreams
 
 TINY = dict(output_dims=8, hidden_dims=8, depth=2, batch_size=8, device="cpu")
 

@@ -122,7 +122,7 @@ def test_invalid_chunk_sizes_fail_validation(cls, bad):
 @pytest.mark.parametrize("cls", CHUNKED, ids=estimator_id)
 def test_default_is_unchunked(cls):
     assert cls().loss_chunk_size is None
-    assert "loss_chunk_size" in cls._memory_params
+    assert "loss_chunk_size" in cls.memory_params
 
 
 @pytest.mark.parametrize(

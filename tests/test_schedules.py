@@ -52,9 +52,7 @@ def test_rates_match_the_official_rule(schedule):
 
 
 def test_type1_keeps_the_first_two_epochs_at_the_base_rate():
-    # The off-by-one of sslts's earlier "halving": it halved after epoch 1 already.
     assert _scheduled_rates("type1", 1.0, 4) == [1.0, 1.0, 0.5, 0.25]
-    assert _scheduled_rates("halving", 1.0, 4) == [1.0, 0.5, 0.25, 0.125]
 
 
 @pytest.mark.parametrize(

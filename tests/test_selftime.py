@@ -13,7 +13,7 @@ from sslts.losses import (
     intra_temporal_relation_loss,
     temporal_distance_class,
 )
-from sslts.utils.torch_utils import seeded_torch
+from sslts.utils.devices import seeded_torch
 
 TINY = dict(n_views=3, piece_size=0.4, n_iters=2, batch_size=8, device="cpu")
 

@@ -25,7 +25,7 @@ from sktime.utils.estimator_checks import check_estimator  # noqa: E402
 
 import sslts.sktime  # noqa: E402
 from sslts._adapters import ADAPTER_OWNED  # noqa: E402
-from sslts._registry import all_estimators  # noqa: E402
+from sslts import all_estimators  # noqa: E402
 from sslts.utils.layouts import from_sktime  # noqa: E402
 
 ESTIMATORS = configured_estimators()
@@ -89,7 +89,7 @@ def test_basic_motions_gives_the_same_embeddings_on_every_mtype(cls, basic_motio
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=estimator_id)
 def test_timestamp_level_returns_series_on_the_input_time_index(cls, basic_motions):
-    if "timestamp" not in _plain(cls)._valid_levels:
+    if "timestamp" not in _plain(cls).valid_levels:
         pytest.skip(f"{cls.__name__} has no timestamp level")
     X = basic_motions.iloc[:6].copy()
     for column in X.columns:  # the first instance is shorter: unequal lengths

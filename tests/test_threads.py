@@ -48,13 +48,13 @@ class _RecordThreads(Callback):
 
 
 def _record_embed(monkeypatch, est) -> list:
-    seen, original = [], est._embed
+    seen, original = [], est.embed
 
     def embed(module, batch, level):
         seen.append(torch.get_num_threads())
         return original(module, batch, level)
 
-    monkeypatch.setattr(est, "_embed", embed)
+    monkeypatch.setattr(est, "embed", embed)
     return seen
 
 
@@ -77,7 +77,7 @@ def test_count_is_restored_when_the_call_raises(fault, two_threads, monkeypatch)
     est = make_tiny(TS2VecTransformer, n_threads=1)
     if fault == "encode":
         est.fit(X)
-        target = "_embed"
+        target = "embed"
     else:
         target = "training_step"
 

@@ -98,7 +98,7 @@ def test_simsiam_loss_value_and_stop_gradient():
 def test_stop_gradient_blocks_the_target_branch_of_the_network():
     est = TimeDRLTransformer(**TINY, dropout=0.1)
     est.n_features_in_ = 12
-    module = est._build_module(2)
+    module = est.build_module(2)
     module.train()
     z = module.encoder(instance_normalise(torch.from_numpy(_series(4, 12)))[0])[:, :, 0]
     z = z.reshape(-1, z.shape[-1])
@@ -176,7 +176,7 @@ def test_shapes_of_all_levels(channel_independent):
     with torch.no_grad():
         tokens = est.module_.encoder(instance_normalise(torch.from_numpy(X))[0]).numpy()
     np.testing.assert_allclose(instance, tokens[:, :, 0].reshape(5, -1), rtol=1e-5, atol=1e-6)
-    assert est._n_features_out_for("instance") == D
+    assert est.embedding_dims("instance") == D
 
 
 def test_cls_token_is_prepended_in_patch_space():
@@ -227,7 +227,7 @@ def test_every_epoch_runs_at_the_scheduled_rate(schedule):
                              callbacks=[history]).fit(_series(8, 12))
     rates = [row["lr"] for row in est.callbacks_[0].history_]
     np.testing.assert_allclose(rates, [2e-3 * lr_factor(schedule, k) for k in range(7)])
-    optimizer = est._make_optimizer([torch.nn.Parameter(torch.zeros(1))])
+    optimizer = est.configure_optimizer([torch.nn.Parameter(torch.zeros(1))])
     assert optimizer.param_groups[0]["weight_decay"] == 1e-3
 
 
@@ -259,7 +259,7 @@ def test_an_epoch_takes_at_least_min_epoch_steps(n, drop_last, steps):
     est = TimeDRLTransformer(**TINY, n_epochs=1, drop_last=drop_last).fit(_series(n, 8))
     assert est.n_iter_ == steps and est.n_epochs_ == 1
     X = _series(n, 8)
-    tiled = est._prepare_training_data(X)
+    tiled = est.prepare_training_data(X)
     assert len(tiled) % n == 0  # whole copies: every series equally often
     np.testing.assert_array_equal(tiled[:n], X)
     one_pass = TimeDRLTransformer(**TINY, n_epochs=1, drop_last=drop_last, min_epoch_steps=1)
@@ -307,14 +307,14 @@ def test_append_stats_adds_the_revin_location_and_scale():
     plain = TimeDRLTransformer(**TINY, n_iters=2).fit(X)
     est = clone(plain).set_params(append_stats=True).fit(X)
     Z = est.transform(X)
-    D = plain._n_features_out_for("instance")
-    assert Z.shape == (5, D + 6) == (5, est._n_features_out_for("instance"))
+    D = plain.embedding_dims("instance")
+    assert Z.shape == (5, D + 6) == (5, est.embedding_dims("instance"))
     np.testing.assert_array_equal(Z[:, :D], plain.transform(X))  # same weights, same [CLS]
     mean = np.nanmean(X.astype(np.float64), axis=1)
     std = np.sqrt(np.nanvar(X.astype(np.float64), axis=1) + 1e-5)
     np.testing.assert_allclose(Z[:, D:], np.concatenate([mean, std], axis=1), rtol=1e-5)
     # Other levels are unchanged, and the feature names follow the width.
-    assert est.encode(X, level="patch").shape[-1] == D == est._n_features_out_for("patch")
+    assert est.encode(X, level="patch").shape[-1] == D == est.embedding_dims("patch")
     assert len(est.get_feature_names_out()) == D + 6
 
 

@@ -88,14 +88,14 @@ def test_sections_and_centring():
 def test_long_series_are_cut_into_sections_for_training():
     X = np.random.default_rng(0).normal(size=(2, 40, 1))
     est = TS2VecTransformer(max_train_length=10, **TINY)
-    assert est._prepare_training_data(X).shape == (8, 10, 1)
+    assert est.prepare_training_data(X).shape == (8, 10, 1)
 
 
 # --------------------------------------------------------------- training
 def test_default_iteration_rule():
     est = TS2VecTransformer()
-    assert est._default_budget(np.zeros((100, 1000, 1))) == (None, 200)
-    assert est._default_budget(np.zeros((101, 1000, 1))) == (None, 600)
+    assert est.default_budget(np.zeros((100, 1000, 1))) == (None, 200)
+    assert est.default_budget(np.zeros((101, 1000, 1))) == (None, 600)
 
 
 def _params(module):

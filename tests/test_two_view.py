@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from sslts import Checkpoint, EarlyStopping
-from sslts.encoders.backbones import backbone_keeps_time, make_backbone, pool_timestamps
+from sslts.encoders.backbones import backbone_keeps_time, make_backbone, pool_observed
 from sslts.encoders.iternorm import IterNorm
 from sslts.encoders.lstm import LSTMEncoder
 from sslts.encoders.vibcreg_resnet import VIbCRegResNet
@@ -26,7 +26,7 @@ from sslts.methods.two_view import (
     VIbCRegTransformer,
 )
 from sslts.methods.two_view_base import make_projector
-from sslts.views import (
+from sslts.augment.views import (
     gaussian_amplitude,
     make_views,
     min_view_length,
@@ -152,16 +152,16 @@ def test_make_backbone_names_params_and_factories():
 def test_pool_timestamps_against_loops(how):
     h = torch.randn(3, 5, 2, generator=_gen())
     observed = torch.tensor([[1, 1, 0, 1, 0], [0, 0, 0, 0, 0], [1, 1, 1, 1, 1]]).bool()
-    out = pool_timestamps(h, observed, how)
+    out = pool_observed(h, observed, how)
     for b in range(3):
         steps = [t for t in range(5) if observed[b, t]] or list(range(5))
         rows = h[b, steps]
         expected = rows.mean(0) if how == "mean" else rows.max(0).values
         torch.testing.assert_close(out[b], expected)
     # A backbone that resamples time pools over all its steps; a pooled one passes.
-    torch.testing.assert_close(pool_timestamps(h[:, :3], observed, "mean"), h[:, :3].mean(1))
+    torch.testing.assert_close(pool_observed(h[:, :3], observed, "mean"), h[:, :3].mean(1))
     pooled = h[:, 0]
-    assert pool_timestamps(pooled, observed) is pooled
+    assert pool_observed(pooled, observed) is pooled
 
 
 # ------------------------------------------------------------------- views
@@ -269,9 +269,9 @@ def test_defaults_follow_the_references_with_the_official_values_one_parameter_a
     assert sum(p.numel() for p in official.parameters()) > 35_000_000
     assert isinstance(InfoNCETransformer(**COMMON).fit(X).module_.projector, nn.Identity)
     # Budgets: the reference's epochs, but at least 200 steps on small sets.
-    assert info._default_budget(np.zeros((640, 5, 1))) == (None, 200)
-    assert info._default_budget(np.zeros((6400, 5, 1))) == (None, 1000)
-    assert bt._default_budget(np.zeros((1280, 5, 1))) == (None, 500)
+    assert info.default_budget(np.zeros((640, 5, 1))) == (None, 200)
+    assert info.default_budget(np.zeros((6400, 5, 1))) == (None, 1000)
+    assert bt.default_budget(np.zeros((1280, 5, 1))) == (None, 500)
 
 
 @pytest.mark.parametrize("encoder", ["lstm", "dilated_conv", ChannelsLast])
@@ -402,7 +402,7 @@ def test_one_series_or_a_batch_of_one_is_refused(cls):
 
 def test_views_need_their_minimum_length():
     est = tiny(InfoNCETransformer, views="warp")
-    assert est._min_length(True) == 5 and est._min_length(False) == 1
+    assert est.min_length(True) == 5 and est.min_length(False) == 1
     with pytest.raises(ValueError, match="minimum of 5 is required"):
         est.fit(_X(T=4))
     est.fit(_X(T=5))

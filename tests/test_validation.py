@@ -6,14 +6,8 @@ import numpy as np
 import pytest
 from sklearn.base import BaseEstimator
 
-from sslts.utils.validation import (
-    LayoutWarning,
-    check_finite_embeddings,
-    check_time_series,
-    pad_series_list,
-    series_lengths,
-    valid_timestamp_mask,
-)
+from sslts.utils.series import LayoutWarning, pad_series_list, series_lengths, valid_timestamp_mask
+from sslts.utils.validation import check_finite_embeddings, check_time_series
 
 
 def test_2d_input_becomes_univariate_float32_copy():

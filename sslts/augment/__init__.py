@@ -19,6 +19,10 @@ Missing values (NaN) propagate, they are never invented nor silently filled:
 
 The first seven follow Um et al. (2017) and Iwana & Uchida (2021) as used by
 SelfTime (Fan et al., 2020); see ``docs/augmentations.md`` for a picture of each.
+
+:func:`make_views` returns the named pairs of views of the two-view objectives
+(InfoNCE, Barlow Twins, VIbCReg, NC-VQVAE), built from these functions
+(:mod:`sslts.augment.views`).
 """
 
 from .core import apply_with_probability, cubic_spline_basis
@@ -32,6 +36,15 @@ from .crops import (
 )
 from .magnitude import amplitude_resize, gaussian_noise, jitter, magnitude_warp, scaling
 from .temporal import slice_and_shuffle, time_warp, window_slice, window_warp
+from .views import (
+    VIEWS,
+    gaussian_amplitude,
+    make_views,
+    min_view_length,
+    neighbour_windows,
+    vertical_shift,
+    warp_view,
+)
 
 __all__ = [
     "CropPair",
@@ -51,4 +64,11 @@ __all__ = [
     "random_crop",
     "apply_with_probability",
     "cubic_spline_basis",
+    "VIEWS",
+    "make_views",
+    "min_view_length",
+    "neighbour_windows",
+    "warp_view",
+    "vertical_shift",
+    "gaussian_amplitude",
 ]

@@ -7,7 +7,7 @@ Pass a list to any estimator's ``callbacks`` parameter::
 
 A callback implements any of the hooks of :class:`Callback` (the same names as the
 method hooks, see :mod:`sslts._loop`), each called with the estimator and the
-:class:`~sslts._loop.TrainContext`.  ``fit`` works on deep copies of the callbacks,
+:class:`~sslts.TrainContext`.  ``fit`` works on deep copies of the callbacks,
 stored in the fitted attribute ``callbacks_``: what you passed is never changed, so
 the same list can serve many fits (``clone``, ``GridSearchCV(n_jobs=2)``).
 The shortcuts ``verbose`` and ``n_iter_no_change`` add the built-in callbacks
@@ -16,7 +16,13 @@ The shortcuts ``verbose`` and ``n_iter_no_change`` add the built-in callbacks
 
 from .base import Callback
 from .loggers import CSVLogger, History, PrintLog, ProgressBar, TensorBoard
-from .training import Checkpoint, EarlyStopping, GradientAccumulation, LearningRateScheduler
+from .training import (
+    Checkpoint,
+    EarlyStopping,
+    GradientAccumulation,
+    GradientClipping,
+    LearningRateScheduler,
+)
 
 __all__ = [
     "CSVLogger",
@@ -24,6 +30,7 @@ __all__ = [
     "Checkpoint",
     "EarlyStopping",
     "GradientAccumulation",
+    "GradientClipping",
     "History",
     "LearningRateScheduler",
     "PrintLog",

@@ -8,8 +8,9 @@ __all__ = ["Callback"]
 class Callback:
     """Base class of callbacks; every hook does nothing.
 
-    Override any of ``on_fit_start``, ``on_epoch_start``, ``on_step_end``,
-    ``on_epoch_end`` and ``on_fit_end``; each receives ``(estimator, ctx)``.  State
+    Override any of ``on_fit_start``, ``on_epoch_start``,
+    ``on_before_optimizer_step``, ``on_step_end``, ``on_epoch_end`` and
+    ``on_fit_end``; each receives ``(estimator, ctx)``.  State
     that must survive a checkpoint goes through :meth:`state_dict` /
     :meth:`load_state_dict` (plain data only).
 
@@ -35,6 +36,13 @@ class Callback:
 
     def on_epoch_start(self, estimator, ctx) -> None:
         """Before the first step of an epoch."""
+
+    def on_before_optimizer_step(self, estimator, ctx) -> None:
+        """After the step's backward pass, before the optimiser uses the gradients.
+
+        The gradients are complete here (summed over micro-batches, averaged over the
+        ranks): the place to clip or log them (:class:`~sslts.callbacks.GradientClipping`).
+        """
 
     def on_step_end(self, estimator, ctx) -> None:
         """After every optimiser step; ``ctx.loss`` holds the step's loss tensor."""

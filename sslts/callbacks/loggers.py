@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from .base import Callback
 
 __all__ = ["CSVLogger", "History", "PrintLog", "ProgressBar", "TensorBoard"]
@@ -124,8 +126,6 @@ class ProgressBar(Callback):
     """A tqdm bar over iterations (iteration budget) or epochs; what ``verbose=2`` adds."""
 
     def on_fit_start(self, estimator, ctx):
-        from tqdm.auto import tqdm
-
         self.per_iter_ = ctx.n_iters is not None
         total, unit = (ctx.n_iters, "it") if self.per_iter_ else (ctx.n_epochs, "epoch")
         done = ctx.iters_done if self.per_iter_ else ctx.epoch

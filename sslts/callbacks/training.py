@@ -1,23 +1,32 @@
-"""Callbacks that steer training: early stopping, accumulation, schedules, checkpoints."""
+"""Callbacks that steer training: early stopping, accumulation, clipping, schedules, checkpoints."""
 
 from __future__ import annotations
 
 import math
+from numbers import Real
 from pathlib import Path
 
-from torch.optim.lr_scheduler import ReduceLROnPlateau
+import torch
 
+from .. import distributed
 from .._persistence import (
     atomic_save,
     data_fingerprint,
-    decode,
-    encode,
     estimator_payload,
+    from_plain,
     read_payload,
+    to_plain,
 )
+from ..schedules import SchedulerConfig
 from .base import Callback
 
-__all__ = ["Checkpoint", "EarlyStopping", "GradientAccumulation", "LearningRateScheduler"]
+__all__ = [
+    "Checkpoint",
+    "EarlyStopping",
+    "GradientAccumulation",
+    "GradientClipping",
+    "LearningRateScheduler",
+]
 
 
 class EarlyStopping(Callback):
@@ -147,6 +156,13 @@ class GradientAccumulation(Callback):
 class LearningRateScheduler(Callback):
     """Drive the optimiser's learning rate with any ``torch.optim.lr_scheduler``.
 
+    The scheduler is built on the fit's optimiser when ``fit`` starts and becomes the
+    fit's one schedule (:mod:`sslts.schedules`): the loop steps it, checkpoints save
+    it, and a resumed fit continues it.  A method that follows a published schedule
+    of its own (TimeDRL's ``lr_schedule="type1"``, the cosine decay of the two-view
+    methods and NC-VQVAE) refuses a second one with a clear error: set its
+    ``lr_schedule="constant"`` to schedule the rate here instead.
+
     Parameters
     ----------
     scheduler : callable
@@ -154,7 +170,7 @@ class LearningRateScheduler(Callback):
         ``torch.optim.lr_scheduler.StepLR`` or a ``functools.partial``.
     step_every : {"epoch", "step"}, default="epoch"
         When to call ``scheduler.step()``.  ``ReduceLROnPlateau`` is stepped with the
-        epoch's ``monitor`` value.
+        epoch's ``monitor`` value (per epoch only).
     monitor : {"loss", "val_loss"}, default="loss"
         Value passed to schedulers that take a metric.
     **kwargs
@@ -187,35 +203,59 @@ class LearningRateScheduler(Callback):
     def on_fit_start(self, estimator, ctx):
         if self.step_every not in ("epoch", "step"):
             raise ValueError(f"step_every must be 'epoch' or 'step', got {self.step_every!r}.")
+        if ctx.scheduler is not None:
+            raise ValueError("Pass at most one LearningRateScheduler: a fit has one schedule.")
         self.scheduler_ = self.scheduler(ctx.optimizer, **self.kwargs)
-        pending = getattr(self, "pending_", None)
-        if pending is not None:  # resuming: the constructor reset the lr
-            self.scheduler_.load_state_dict(pending)
-            for group, lr in zip(ctx.optimizer.param_groups, pending["_last_lr"]):
-                group["lr"] = lr
-            self.pending_ = None
+        ctx.scheduler = SchedulerConfig(self.scheduler_, self.step_every, self.monitor)
 
-    def _step(self, ctx):
-        if isinstance(self.scheduler_, ReduceLROnPlateau):  # it takes the metric
-            self.scheduler_.step(ctx.logs[self.monitor])
-        else:
-            self.scheduler_.step()
 
-    def on_step_end(self, estimator, ctx):
-        if self.step_every == "step":
-            self.scheduler_.step()
+class GradientClipping(Callback):
+    """Clip the norm of the gradient before every optimiser step.
 
-    def on_epoch_end(self, estimator, ctx):
-        if self.step_every == "epoch":
-            self._step(ctx)
+    Calls :func:`torch.nn.utils.clip_grad_norm_` on every parameter the optimiser
+    updates, once the step's gradient is complete (after all micro-batches of a
+    :class:`GradientAccumulation` and the averaging over data-parallel ranks).
 
-    def state_dict(self):
-        state = self.scheduler_.state_dict()
-        state["_last_lr"] = [g["lr"] for g in self.scheduler_.optimizer.param_groups]
-        return state
+    Parameters
+    ----------
+    max_norm : float
+        Largest norm the gradient keeps; a longer one is scaled down to it.
+    norm_type : float, default=2.0
+        The p of the p-norm (``float("inf")`` for the largest absolute value).
 
-    def load_state_dict(self, state):
-        self.pending_ = dict(state)
+    Attributes
+    ----------
+    last_norm_ : torch.Tensor
+        The norm of the last step's gradient before clipping (a 0-d tensor on the
+        training device; reading it syncs the device).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sslts import TS2VecTransformer
+    >>> from sslts.callbacks import GradientClipping
+    >>> X = np.random.default_rng(0).normal(size=(8, 20))
+    >>> enc = TS2VecTransformer(output_dims=4, hidden_dims=4, depth=1, n_iters=2,
+    ...                         batch_size=4, callbacks=[GradientClipping(1.0)]).fit(X)
+    >>> float(enc.callbacks_[0].last_norm_) > 0
+    True
+    """
+
+    def __init__(self, max_norm, norm_type=2.0):
+        self.max_norm = max_norm
+        self.norm_type = norm_type
+
+    def on_fit_start(self, estimator, ctx):
+        for name in ("max_norm", "norm_type"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Real) or not value > 0:
+                raise ValueError(f"{name} must be a positive number, got {value!r}.")
+
+    def on_before_optimizer_step(self, estimator, ctx):
+        params = [p for group in ctx.optimizer.param_groups for p in group["params"]]
+        self.last_norm_ = torch.nn.utils.clip_grad_norm_(
+            params, float(self.max_norm), norm_type=float(self.norm_type)
+        ).detach()
 
 
 class Checkpoint(Callback):
@@ -226,7 +266,7 @@ class Checkpoint(Callback):
     ``pipe.fit(X, y, enc__checkpoint=...)`` in a Pipeline).  Every ``every`` epochs
     and at the end of training, the estimator and the loop's state (optimiser,
     schedules, random generators, counters, callbacks, method state: see
-    :meth:`~sslts._loop.TrainContext.state_dict`) are written to
+    :meth:`~sslts.TrainContext.state_dict`) are written to
     ``directory/checkpoint.pt``, atomically, so a crash never leaves a broken file.
     A later ``fit`` with the same checkpoint, parameters and data continues from
     there and runs only the remaining budget; it ends with the same weights as a fit
@@ -309,7 +349,7 @@ class Checkpoint(Callback):
                 f"{self.path} is not a {type(est).__name__} training checkpoint; "
                 "use another directory or resume=False."
             )
-        saved, ours = decode(payload["params"]), est.get_params(deep=False)
+        saved, ours = from_plain(payload["params"]), est.get_params(deep=False)
         differ = sorted(
             k for k in ours if k not in self._free_params and saved.get(k) != ours[k]
         )
@@ -318,7 +358,7 @@ class Checkpoint(Callback):
                 f"{self.path} was written with other values of {differ}; resume with the "
                 "same parameters, or use another directory or resume=False."
             )
-        payload["run"] = decode(payload["run"])
+        payload["run"] = from_plain(payload["run"])
         if payload["run"]["fingerprint"] != self.fingerprint_:
             raise ValueError(
                 f"{self.path} was trained on other data than X; resume with the same "
@@ -340,11 +380,9 @@ class Checkpoint(Callback):
 
     def write(self, est, ctx) -> None:
         """Save ``est`` and the state of its loop ``ctx`` (rank 0 only)."""
-        from .. import distributed
-
         if not distributed.is_main_process():  # the ranks hold identical models
             return
         Path(self.directory).mkdir(parents=True, exist_ok=True)
         payload = estimator_payload(est)
-        payload["run"] = encode({**ctx.state_dict(), "fingerprint": self.fingerprint_})
+        payload["run"] = to_plain({**ctx.state_dict(), "fingerprint": self.fingerprint_})
         atomic_save(payload, self.path)

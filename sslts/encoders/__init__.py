@@ -1,6 +1,6 @@
 """Encoder networks (``torch.nn.Module``) used by the sslts methods."""
 
-from .backbones import BACKBONES, backbone_keeps_time, make_backbone, pool_timestamps
+from .backbones import BACKBONES, backbone_keeps_time, make_backbone, pool_observed
 from .dilated_conv import DilatedConvEncoder, SamePadConv, TS2VecEncoder
 from .dropout import FastDropout, fast_dropout
 from .iternorm import IterNorm
@@ -27,5 +27,5 @@ __all__ = [
     "backbone_keeps_time",
     "fast_dropout",
     "make_backbone",
-    "pool_timestamps",
+    "pool_observed",
 ]

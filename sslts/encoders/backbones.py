@@ -28,7 +28,7 @@ from .dilated_conv import TS2VecEncoder
 from .lstm import LSTMEncoder
 from .vibcreg_resnet import VIbCRegResNet
 
-__all__ = ["BACKBONES", "make_backbone", "backbone_keeps_time", "pool_timestamps"]
+__all__ = ["BACKBONES", "make_backbone", "backbone_keeps_time", "pool_observed"]
 
 #: Named backbones: name -> (class, whether its output keeps the time axis).
 BACKBONES: dict[str, tuple[type[nn.Module], bool]] = {
@@ -123,7 +123,7 @@ def backbone_keeps_time(encoder: str | Callable) -> bool | None:
     return BACKBONES[encoder][1]
 
 
-def pool_timestamps(h: torch.Tensor, observed: torch.Tensor, how: str = "mean") -> torch.Tensor:
+def pool_observed(h: torch.Tensor, observed: torch.Tensor, how: str = "mean") -> torch.Tensor:
     """One vector per series from a backbone output, over its observed timestamps.
 
     Parameters
@@ -144,7 +144,7 @@ def pool_timestamps(h: torch.Tensor, observed: torch.Tensor, how: str = "mean") 
     --------
     >>> import torch
     >>> h = torch.tensor([[[1.0], [3.0], [100.0]]])
-    >>> pool_timestamps(h, torch.tensor([[True, True, False]]))
+    >>> pool_observed(h, torch.tensor([[True, True, False]]))
     tensor([[2.]])
     """
     if h.ndim == 2:

@@ -209,8 +209,8 @@ class TS2VecEncoder(nn.Module):
     input shape, dilation and direction, ~1.5 ms each here, and a fit at T = 150
     meets more shapes than the cache holds, so most steps rebuilt ~40 kernels.
     ``bucket_lengths`` maps the lengths onto a few dozen, which made the encoder's
-    forward + backward 1.3x faster on GunPoint-sized crops
-    (``docs/performance.md``).
+    forward + backward 1.13x faster on GunPoint-sized crops (T = 150) and 1.08x at
+    T = 577 (``benchmarks/NOTES.md`` in the source repository).
 
     Examples
     --------
@@ -232,10 +232,6 @@ class TS2VecEncoder(nn.Module):
             hidden_dims, [hidden_dims] * depth + [output_dims], kernel_size=3
         )
         self.repr_dropout = nn.Dropout(dropout)
-
-    def __setstate__(self, state):
-        state.setdefault("bucket_lengths", True)  # encoders pickled before the option
-        super().__setstate__(state)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Encode a batch.

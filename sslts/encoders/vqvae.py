@@ -38,6 +38,7 @@ __all__ = [
     "observed_frames",
     "grid_mean",
     "grid_mean_max",
+    "NCVQVAENetwork",
 ]
 
 
@@ -417,3 +418,45 @@ class VQVAEDecoder(nn.Module):
     def forward(self, z: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """``(B, dim, F, W')`` -> ``(B, out_channels, *size)``."""
         return F.interpolate(self.layers(z), size=size, mode="bilinear", align_corners=True)
+
+
+class NCVQVAENetwork(nn.Module):
+    """NC-VQVAE's network: STFT, encoder, quantiser, decoder, inverse STFT, projector.
+
+    The per-channel location and scale the series are standardised with are buffers,
+    set from the training data by the estimator's first fit (NaN until then), so that
+    a saved network carries them.
+
+    Parameters
+    ----------
+    n_channels : int
+    dim, n_down, n_res_blocks, n_fft : int
+        See :class:`VQVAEEncoder` and :class:`STFT`.
+    quantizer : torch.nn.Module
+        A :class:`~sslts.encoders.quantize.VectorQuantizer` of ``dim``-d codes.
+    projector : torch.nn.Module or None
+        The SSL branch's projector (None for a plain VQ-VAE).
+
+    Examples
+    --------
+    >>> from sslts.encoders.quantize import VectorQuantizer
+    >>> net = NCVQVAENetwork(2, dim=8, n_down=1, n_res_blocks=1, n_fft=8,
+    ...                      quantizer=VectorQuantizer(4, 8), projector=None)
+    >>> net.stft(torch.zeros(3, 32, 2)).shape  # (B, 2C, F, W)
+    torch.Size([3, 4, 5, 17])
+    """
+
+    def __init__(self, n_channels, *, dim, n_down, n_res_blocks, n_fft, quantizer, projector):
+        super().__init__()
+        self.stft, self.istft = STFT(n_fft), InverseSTFT(n_fft)
+        self.encoder = VQVAEEncoder(2 * n_channels, dim, n_down, n_res_blocks)
+        self.quantizer = quantizer
+        self.decoder = VQVAEDecoder(2 * n_channels, dim, n_down, n_res_blocks)
+        self.projector = projector
+        # Set from the training data by the first fit (NaN until then).
+        self.register_buffer("loc", torch.full((n_channels,), float("nan")))
+        self.register_buffer("scale", torch.full((n_channels,), float("nan")))
+
+    def standardise(self, x: torch.Tensor) -> torch.Tensor:
+        """``(x - loc) / scale`` per channel; NaN stays NaN."""
+        return (x - self.loc) / self.scale

@@ -60,7 +60,7 @@ def pairwise_distances(X, Y, metric: str = "euclidean", *, sakoe_chiba_radius=No
                 f"timestamps and Y {Y.shape[1]}. Use metric='dtw_d' or 'dtw_i'."
             )
         return cdist(X.reshape(len(X), -1), Y.reshape(len(Y), -1), metric="sqeuclidean")
-    from tslearn.metrics import cdist_dtw
+    from tslearn.metrics import cdist_dtw  # here: it loads numba, ~1 s, only for DTW
 
     def dtw(A, B):
         constraint = None if sakoe_chiba_radius is None else "sakoe_chiba"

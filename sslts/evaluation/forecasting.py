@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from sklearn.linear_model import Ridge
-from sklearn.model_selection import train_test_split
 
+from .._wrapping import split_for_fit
 from ..encoding import causal_encode
+from ..forecast_head import RIDGE_ALPHAS, fit_ridge, forecast_samples
 
 __all__ = [
     "ForecastData",
@@ -36,8 +36,6 @@ __all__ = [
     "split_for_fit",
 ]
 
-RIDGE_ALPHAS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
-"""Ridge penalties tried on the validation months (the official TS2Vec grid)."""
 # Months of 30 days: TS2Vec/Informer split ETT into 12/4/4 months.
 _ETT_STEPS_PER_MONTH = {"h": 30 * 24, "m": 30 * 24 * 4}
 _HORIZONS = {"h": (24, 48, 168, 336, 720), "m": (24, 48, 96, 288, 672)}
@@ -178,101 +176,6 @@ def _read_csv(path: Path):
     dates = np.array([row[0].replace(" ", "T") for row in rows], dtype="datetime64[m]")
     values = np.array([row[1:] for row in rows], dtype=np.float64)
     return dates, header[1:], values
-
-
-def forecast_samples(features: np.ndarray, targets: np.ndarray, horizon: int, drop: int = 0):
-    """Pair the embedding at step ``t`` with the targets of the next ``horizon`` steps.
-
-    Parameters
-    ----------
-    features : ndarray of shape (n_series, n_timestamps, n_features)
-        Causal embeddings of one split.
-    targets : ndarray of shape (n_series, n_timestamps, n_targets)
-        Target channels of the same split.
-    horizon : int
-        Steps to predict.
-    drop : int, default=0
-        Leading timestamps to discard (TS2Vec drops the first ``padding`` training
-        steps, whose windows are mostly padding).
-
-    Returns
-    -------
-    X : ndarray of shape (n_series * (n_timestamps - horizon - drop), n_features)
-    Y : ndarray of shape (n_series * (n_timestamps - horizon - drop), horizon * n_targets)
-        Row-major in (step, channel).
-    """
-    n, T, C = targets.shape
-    # (n, T - horizon, horizon, C): future[:, t, k] = targets[:, t + 1 + k].
-    future = sliding_window_view(targets[:, 1:], horizon, axis=1)[:, : T - horizon]
-    future = future.transpose(0, 1, 3, 2)[:, drop:]
-    X = features[:, drop : T - horizon]
-    return X.reshape(-1, X.shape[-1]), future.reshape(-1, horizon * C)
-
-
-def fit_ridge(X_train, Y_train, X_valid, Y_valid, *, alphas=RIDGE_ALPHAS, max_samples=100_000):
-    """Ridge regression with alpha chosen on the validation set (TS2Vec's rule).
-
-    The score of an alpha is validation RMSE + MAE; the best model is kept.  Splits
-    above ``max_samples`` rows are subsampled (``random_state=0``).
-
-    Parameters
-    ----------
-    X_train, X_valid : ndarray of shape (n_samples, n_features)
-    Y_train, Y_valid : ndarray of shape (n_samples, n_outputs)
-    alphas : sequence of float, default=RIDGE_ALPHAS
-        Candidate regularisation strengths.
-    max_samples : int, default=100_000
-        Row cap of each split.
-
-    Returns
-    -------
-    Ridge
-        Fitted on the training split with the chosen ``alpha``.
-    """
-    X_train, Y_train = _subsample(X_train, Y_train, max_samples)
-    X_valid, Y_valid = _subsample(X_valid, Y_valid, max_samples)
-    best, best_score = None, np.inf
-    for alpha in alphas:
-        model = Ridge(alpha=alpha).fit(X_train, Y_train)
-        # reshape: scikit-learn may return 1-D predictions for a single-column Y
-        err = model.predict(X_valid).reshape(Y_valid.shape) - Y_valid
-        score = np.sqrt(np.mean(err**2)) + np.mean(np.abs(err))
-        if score < best_score:
-            best, best_score = model, score
-    return best
-
-
-def _subsample(X, Y, max_samples):
-    if len(X) <= max_samples:
-        return X, Y
-    X, _, Y, _ = train_test_split(X, Y, train_size=max_samples, random_state=0)
-    return X, Y
-
-
-def split_for_fit(X: np.ndarray, window: int | None) -> np.ndarray:
-    """Cut long series into non-overlapping windows that become separate series.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_series, n_timestamps, n_channels)
-    window : int or None
-        Window length; None (or series shorter than two windows) returns ``X``.
-
-    Returns
-    -------
-    ndarray of shape (n_series * (n_timestamps // window), window, n_channels)
-        The trailing ``n_timestamps % window`` steps are dropped.
-
-    Examples
-    --------
-    >>> split_for_fit(np.arange(10.0).reshape(1, 10, 1), 4)[..., 0]
-    array([[0., 1., 2., 3.],
-           [4., 5., 6., 7.]])
-    """
-    if window is None or X.shape[1] < 2 * window:
-        return X
-    n = X.shape[1] // window
-    return X[:, : n * window].reshape(len(X) * n, window, X.shape[2])
 
 
 def evaluate_forecasting(

@@ -49,15 +49,10 @@ class IARSTransformer(TS2VecTransformer):
         large training set gives one or two epochs, and per-epoch selection would
         train one or two resolutions in the whole fit (FordA: 450 steps per epoch).
         The choice is recorded in ``selection_period_``.
-    output_dims, hidden_dims, depth, alpha, temporal_unit, max_train_length, \
-loss_chunk_size, mask_p, dropout, n_epochs, n_iters, batch_size, lr, weight_decay, \
-level, device, random_state, verbose, warm_start, n_iter_no_change, tol, precision, \
-compile, n_threads
-        As in :class:`TS2VecTransformer`, with the same defaults.  ``loss_chunk_size``
-        applies to the trained level's loss and to the losses measured for selection.
     drop_last : bool, default=False
         Skip the last partial batch of each epoch.  False as the official IARS loader
         (TS2Vec's drops it); a last batch of a single series is skipped either way.
+    [shared parameters]
 
     Attributes
     ----------
@@ -74,10 +69,9 @@ compile, n_threads
         Loss of every level measured in each period, NaN where not measured
         (levels the measured crop is too short for; in ``"uniform"`` mode only the
         trained level is recorded).  ``np.asarray`` turns it into an array.
-    module_, averaged_module_, device_, n_channels_, n_features_in_, loss_history_, \
-n_iter_, n_epochs_, fit_time_
-        As in :class:`TS2VecTransformer`; ``loss_history_`` holds the mean loss of
-        the trained level.
+    loss_history_ : list of float
+        Mean loss of the trained level in each epoch.
+    [shared attributes]
 
     See Also
     --------
@@ -85,6 +79,10 @@ n_iter_, n_epochs_, fit_time_
 
     Notes
     -----
+    The parameters shared with :class:`TS2VecTransformer` have its defaults;
+    ``loss_chunk_size`` applies to the trained level's loss and to the losses
+    measured for selection.
+
     Selection follows the paper, step by step:
 
     1. *Per-level losses.*  ``L_r = alpha * instance + (1 - alpha) * temporal`` on the
@@ -152,8 +150,7 @@ n_iter_, n_epochs_, fit_time_
     (3, (3, 5))
     """
 
-    _parameter_constraints: dict = {
-        **TS2VecTransformer._parameter_constraints,
+    parameter_constraints: dict = {
         "backbone": [StrOptions({"dilated_conv", "resnet18"})],
         "selection": [StrOptions({"paper", "uniform"})],
         "selection_frequency": [StrOptions({"auto", "epoch", "iteration"}),
@@ -211,10 +208,10 @@ n_iter_, n_epochs_, fit_time_
         self.selection_frequency = selection_frequency
 
     # -- network and state --------------------------------------------------
-    def _build_module(self, n_channels):
+    def build_module(self, n_channels):
         if self.backbone == "resnet18":
             return ResNet18Encoder(n_channels, self.output_dims, self.hidden_dims, self.dropout)
-        return super()._build_module(n_channels)
+        return super().build_module(n_channels)
 
     def on_fit_start(self, ctx):
         if self.n_iter_ == 0:  # a new fit; warm starts and resumes keep their tables

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from numbers import Integral, Real
 
@@ -10,17 +9,13 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from torch import nn
 
 from .._accelerate import thread_limit
 from .._inference import encode_in_batches, inference_batch_size
 from ..base import BaseSSLTransformer
 from ..encoders.quantize import VectorQuantizer, code_usage, perplexity
 from ..encoders.vqvae import (
-    STFT,
-    InverseSTFT,
-    VQVAEDecoder,
-    VQVAEEncoder,
+    NCVQVAENetwork,
     grid_mean,
     grid_mean_max,
     n_downsampling_blocks,
@@ -30,8 +25,9 @@ from ..encoders.vqvae import (
 )
 from ..losses.simsiam import masked_mse
 from ..losses.two_view import barlow_twins_loss, vibcreg_loss
+from ..schedules import SchedulerConfig, cosine_scheduler
 from ..utils.validation import check_time_series
-from ..views import make_views, min_view_length
+from ..augment import make_views, min_view_length
 from .two_view_base import make_projector
 
 __all__ = ["NCVQVAETransformer"]
@@ -68,7 +64,7 @@ class NCVQVAETransformer(BaseSSLTransformer):
     ssl : {"barlow_twins", "vibcreg"} or None, default="barlow_twins"
         The SSL objective; None trains the plain VQ-VAE (the thesis's baseline).
     augmentation : {"slice", "warp", "gauss"}, default="slice"
-        The augmented view (:func:`sslts.views.make_views`): slice the series at 3
+        The augmented view (:func:`sslts.augment.make_views`): slice the series at 3
         random points and shuffle the 4 pieces; window warp plus amplitude resize;
         or Gaussian noise of standard deviation 0.05.  Unused when ``ssl=None``.
     output_dims : int, default=64
@@ -99,8 +95,6 @@ class NCVQVAETransformer(BaseSSLTransformer):
         Width of the 3-layer projector.  The reference uses 4096 (34 M parameters,
         about 1-3 s per step on 2 CPU cores); 512 keeps the SSL branch cheaper than
         the VQ-VAE.
-    n_epochs : int, default=None
-        Passes over the data.
     n_iters : int, default=None
         Optimiser steps.  If neither is set: 100 epochs or 200 steps, whichever
         comes first (a step costs about 0.6 GFLOP per series and view at length
@@ -128,6 +122,7 @@ class NCVQVAETransformer(BaseSSLTransformer):
     device, random_state, verbose, warm_start, n_iter_no_change, tol, precision, \
 compile, callbacks, sync_batchnorm, input_layout, n_threads
         As in :class:`~sslts.base.BaseSSLTransformer`.
+    [shared parameters]
 
     Attributes
     ----------
@@ -147,6 +142,7 @@ compile, callbacks, sync_batchnorm, input_layout, n_threads
     device_, n_channels_, n_features_in_, input_layout_, loss_history_, n_iter_, \
 n_epochs_, fit_time_, callbacks_
         As in :class:`~sslts.base.BaseSSLTransformer`.
+    [shared attributes]
 
     See Also
     --------
@@ -206,8 +202,7 @@ n_epochs_, fit_time_, callbacks_
     ((16, 5, 10), (16, 40, 1))
     """
 
-    _parameter_constraints: dict = {
-        **BaseSSLTransformer._parameter_constraints,
+    parameter_constraints: dict = {
         "ssl": [StrOptions({"barlow_twins", "vibcreg"}), None],
         "augmentation": [StrOptions({"slice", "warp", "gauss"})],
         "output_dims": [Interval(Integral, 1, None, closed="left")],
@@ -223,7 +218,7 @@ n_epochs_, fit_time_, callbacks_
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "lr_schedule": [StrOptions({"cosine", "constant"})],
     }
-    _memory_params = ("batch_size", "projector_dims")
+    memory_params = ("batch_size", "projector_dims")
 
     def __init__(
         self,
@@ -295,26 +290,23 @@ n_epochs_, fit_time_, callbacks_
         self.n_threads = n_threads
 
     # -- the network -------------------------------------------------------
-    def _build_module(self, n_channels):
+    def build_module(self, n_channels):
         self.n_down_ = n_downsampling_blocks(self.n_features_in_, self.n_fft, self.latent_width)
         projector = None
         if self.ssl is not None:
             groups = _ITERNORM_GROUPS if self.ssl == "vibcreg" else None
             projector = make_projector(2 * self.output_dims, self.projector_dims, groups)
-        return _NCVQVAENetwork(
+        return NCVQVAENetwork(
             n_channels, dim=self.output_dims, n_down=self.n_down_, n_res_blocks=self.n_res_blocks,
             n_fft=self.n_fft,
             quantizer=VectorQuantizer(self.n_codes, self.output_dims, self.decay, self.commitment),
             projector=projector,
         )
 
-    def _default_budget(self, X):
+    def default_budget(self, X):
         return 100, 200
 
-    def _make_optimizer(self, params):
-        return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
-
-    def _prepare_training_data(self, X):
+    def prepare_training_data(self, X):
         if self.ssl is not None and len(X) < 2:
             raise ValueError(
                 f"{type(self).__name__}(ssl={self.ssl!r}) needs at least 2 training series "
@@ -364,23 +356,11 @@ n_epochs_, fit_time_, callbacks_
         eta = _VIBCREG_ETA if self.ssl_weight is None else self.ssl_weight
         return eta * vibcreg_loss(p1, p2, **_VIBCREG_WEIGHTS)
 
-    # -- cosine schedule over the fit's steps ------------------------------------
-    def on_fit_start(self, ctx):
-        self._set_cosine_lr(ctx)
-
-    def on_step_end(self, ctx):
-        self._set_cosine_lr(ctx)
-
-    def _set_cosine_lr(self, ctx):
-        """Rate of the next step: ``lr * (1 + cos(pi * t / total)) / 2`` after ``t`` steps."""
+    def configure_scheduler(self, optimizer, ctx):
+        """Per-step cosine decay from ``lr`` to 0 over this fit's budget."""
         if self.lr_schedule == "constant":
-            return
-        total = ctx.n_iters or math.inf
-        if ctx.n_epochs is not None:
-            total = min(total, ctx.n_epochs * ctx.steps_per_epoch)
-        factor = 0.5 * (1 + math.cos(math.pi * min(ctx.iters_done / total, 1.0)))
-        for group in ctx.optimizer.param_groups:
-            group["lr"] = self.lr * factor
+            return None
+        return SchedulerConfig(cosine_scheduler(optimizer, ctx.planned_steps), "step")
 
     def on_fit_end(self, ctx):
         if ctx.logs.get("status") == "out_of_memory":
@@ -420,7 +400,7 @@ n_epochs_, fit_time_, callbacks_
         z_q, codes, _ = module.quantizer(module.encoder(module.stft(torch.nan_to_num(x, nan=0.0))))
         return z_q, codes, observed
 
-    def _embed(self, module, batch, level):
+    def embed(self, module, batch, level):
         z_q, _, observed = self._quantised(module, batch)
         if level == "timestamp":
             index = timestamp_to_latent(batch.shape[1], self.n_fft, self.n_down_, batch.device)
@@ -462,7 +442,7 @@ n_epochs_, fit_time_, callbacks_
             padding stays padding.
         """
         X_hat = self._apply(X, self._reconstruct_batch)
-        if getattr(self, "input_layout_", "channels_last") == "channels_first":
+        if self.input_layout_ == "channels_first":
             X_hat = X_hat.transpose(0, 2, 1)
         return X_hat
 
@@ -477,43 +457,15 @@ n_epochs_, fit_time_, callbacks_
         check_is_fitted(self, "module_")
         X = check_time_series(
             X, n_channels=self.n_channels_, estimator=self,
-            min_timestamps=self._min_length(False),
-            min_timestamps_source=self._min_length_source(False),
-            layout=getattr(self, "input_layout_", "channels_last"), reset=False,
+            min_timestamps=self.min_length(False),
+            min_timestamps_source=self.min_length_source(False),
+            layout=self.input_layout_, reset=False,
         )
         module = self._inference_module().to(self.device_).eval()
         batch_size = inference_batch_size(X.shape[1], self.output_dims)
         with thread_limit(self.n_threads):
             return encode_in_batches(lambda b: fn(module, b), X, batch_size, self.device_,
                                      self._precision, name=type(self).__name__)
-
-
-class _NCVQVAENetwork(nn.Module):
-    """STFT, encoder, quantiser, decoder, inverse STFT and the SSL projector.
-
-    Parameters
-    ----------
-    n_channels : int
-    dim, n_down, n_res_blocks, n_fft : int
-        See :class:`~sslts.encoders.vqvae.VQVAEEncoder` and :class:`~sslts.encoders.vqvae.STFT`.
-    quantizer : VectorQuantizer
-    projector : nn.Module or None
-    """
-
-    def __init__(self, n_channels, *, dim, n_down, n_res_blocks, n_fft, quantizer, projector):
-        super().__init__()
-        self.stft, self.istft = STFT(n_fft), InverseSTFT(n_fft)
-        self.encoder = VQVAEEncoder(2 * n_channels, dim, n_down, n_res_blocks)
-        self.quantizer = quantizer
-        self.decoder = VQVAEDecoder(2 * n_channels, dim, n_down, n_res_blocks)
-        self.projector = projector
-        # Set from the training data by the first fit (NaN until then).
-        self.register_buffer("loc", torch.full((n_channels,), float("nan")))
-        self.register_buffer("scale", torch.full((n_channels,), float("nan")))
-
-    def standardise(self, x: torch.Tensor) -> torch.Tensor:
-        """``(x - loc) / scale`` per channel; NaN stays NaN."""
-        return (x - self.loc) / self.scale
 
 
 def _channel_moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

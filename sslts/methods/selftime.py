@@ -66,9 +66,6 @@ class SelfTimeTransformer(BaseSSLTransformer):
         input is never changed.  With the default ``piece_size`` this concerns the
         pieces of every series shorter than 80 steps.  See Notes for the measurement
         behind the default.
-    n_epochs : int, default=None
-        Passes over the data; if neither ``n_epochs`` nor ``n_iters`` is set, the
-        paper's 400 epochs.
     n_iters : int, default=None
         Optimiser steps.
     batch_size : int, default=128
@@ -84,57 +81,14 @@ class SelfTimeTransformer(BaseSSLTransformer):
         map (``"instance"``, the paper's embedding), or that map before pooling,
         linearly upsampled from ``max(T, 16) // 16`` steps to the input length
         (``"timestamp"``; not normalised, and smooth at the scale of 16 steps).
-    device : str, default="auto"
-        "auto", "cpu", "cuda" or "cuda:N".
-    random_state : int, RandomState instance or None, default=None
-        Seed for initialisation, shuffling, augmentations and pieces.
-    verbose : int, default=0
-        0 silent, 1 a line per epoch, 2 a progress bar.
-    warm_start : bool, default=False
-        Continue training from the current state on the next ``fit``.
-    n_iter_no_change : int, default=None
-        Early stopping patience in epochs (None disables it, as the paper in effect).
-    tol : float, default=1e-4
-        Minimum loss improvement for early stopping.
-    precision : {"float32", "tf32", "bf16"}, default="float32"
-        Arithmetic of the network in ``fit`` and ``transform``: ``"tf32"`` lets CUDA
-        matmuls use TF32, ``"bf16"`` runs under bfloat16 autocast.  See
-        ``docs/performance.md``.
-    compile : bool, default=False
-        Compile the network with ``torch.compile``.
-    callbacks : list of Callback, default=None
-        Run at named moments of ``fit`` (:mod:`sslts.callbacks`); copies are kept in
-        ``callbacks_``.
-    sync_batchnorm : bool, default=False
-        Synchronise batch norm over the ranks of a CUDA process group.
-    input_layout : {"channels_last", "channels_first"}, default="channels_last"
-        Whether 3-D input is ``(n_series, n_timestamps, n_channels)`` or
-        ``(n_series, n_channels, n_timestamps)`` (aeon, sktime).
-    n_threads : int, default=None
-        torch's CPU threads during ``fit``, ``transform`` and ``encode`` (restored
-        afterwards); None leaves torch's setting alone.  ``n_threads=1`` avoids the
-        10-30x slowdown of spinning OpenMP threads on a busy machine (see
-        :class:`~sslts.base.BaseSSLTransformer`).
+    [shared parameters]
 
     Attributes
     ----------
     module_ : torch.nn.Module
         ``encoder`` (:class:`~sslts.encoders.SimConv4`) and the relation heads
         ``inter_head`` / ``intra_head`` (None when the mode does not use them).
-    device_ : torch.device
-        Device used.
-    n_channels_ : int
-        Channels seen in ``fit``.
-    n_features_in_ : int
-        Time steps of the padded training array.
-    loss_history_ : list of float
-        Mean loss per epoch.
-    n_iter_ : int
-        Optimiser steps taken.
-    n_epochs_ : int
-        Epochs run.
-    fit_time_ : float
-        Seconds spent in the last ``fit``.
+    [shared attributes]
 
     See Also
     --------
@@ -196,8 +150,7 @@ class SelfTimeTransformer(BaseSSLTransformer):
     (10, 64, 64)
     """
 
-    _parameter_constraints: dict = {
-        **BaseSSLTransformer._parameter_constraints,
+    parameter_constraints: dict = {
         "output_dims": [Interval(Integral, 1, None, closed="left")],
         "n_views": [Interval(Integral, 2, None, closed="left")],
         "aug_prob": [Interval(Real, 0, 1, closed="both")],
@@ -266,7 +219,7 @@ class SelfTimeTransformer(BaseSSLTransformer):
     def _uses(self, task: str) -> bool:
         return self.mode in ("selftime", task)
 
-    def _build_module(self, n_channels):
+    def build_module(self, n_channels):
         net = torch.nn.Module()
         net.encoder = SimConv4(n_channels, self.output_dims, short_input=self.short_input)
         net.inter_head = RelationHead(self.output_dims, 1) if self._uses("inter") else None
@@ -277,13 +230,13 @@ class SelfTimeTransformer(BaseSSLTransformer):
         )
         return net
 
-    def _make_optimizer(self, params):
+    def configure_optimizer(self, params):
         return torch.optim.Adam(params, lr=self.lr)
 
-    def _default_budget(self, X):
+    def default_budget(self, X):
         return 400, None
 
-    def _prepare_training_data(self, X):
+    def prepare_training_data(self, X):
         if len(X) < 2 and self._uses("inter"):
             raise ValueError(
                 "SelfTimeTransformer needs at least 2 training series (the inter-sample "
@@ -337,7 +290,7 @@ class SelfTimeTransformer(BaseSSLTransformer):
             loss = loss + self._intra_loss(module, views, ctx.rng.torch)
         return loss
 
-    def _embed(self, module, batch, level):
+    def embed(self, module, batch, level):
         if level == "instance":
             return module.encoder(batch)
         fmap = module.encoder.feature_map(batch)  # (B, D, max(T, 16) // 16)

@@ -10,7 +10,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from .._loop import TrainContext
+from .._context import TrainContext
 from ..base import BaseSSLTransformer
 from ..encoders.dropout import FastDropout
 from ..encoders.transformer import (
@@ -22,7 +22,7 @@ from ..encoders.transformer import (
     timestamp_to_patch,
 )
 from ..losses.simsiam import masked_mse, simsiam_loss
-from ..schedules import SCHEDULES, epoch_scheduler
+from ..schedules import SCHEDULES, SchedulerConfig, epoch_scheduler
 
 __all__ = ["TimeDRLTransformer"]
 
@@ -94,10 +94,6 @@ class TimeDRLTransformer(BaseSSLTransformer):
         its embedding cannot tell series apart by level or amplitude, which carries
         the class on sets such as UEA Epilepsy and BasicMotions (see Notes).  Only
         ``level="instance"`` changes.
-    n_epochs : int, default=None
-        Epochs (see ``min_epoch_steps``).  If neither ``n_epochs`` nor ``n_iters`` is
-        set: 30, as every official classification configuration (the official
-        forecasting ones train 10).
     n_iters : int, default=None
         Optimiser steps.
     min_epoch_steps : int, default=10
@@ -118,16 +114,15 @@ class TimeDRLTransformer(BaseSSLTransformer):
         series is skipped either way (the predictor's batch norm needs two).
     weight_decay : float, default=1e-3
         AdamW weight decay.
-    lr_schedule : {"type1", "type3", "warmup", "constant", "halving"}, default="type1"
+    lr_schedule : {"type1", "type3", "warmup", "constant"}, default="type1"
         Learning rate per epoch, as the official code schedules it
         (:mod:`sslts.schedules`): "type1" runs epochs 1 and 2 at ``lr`` and halves it
         after every later epoch; "type3" keeps ``lr`` for 4 epochs, then multiplies
         it by 0.9 per epoch; "warmup" ramps from 0.4 ``lr`` in epoch 2 to ``lr`` in
         epoch 5, then 0.9 per epoch (epoch 1 runs at ``lr``, as in the official
-        code); "constant".  "halving" is sslts's earlier default, which halved after
-        epoch 1 already (one epoch earlier than "type1"), kept so that fits that ask
-        for it train as before.  Each ``fit``, warm-started or not, restarts the
-        schedule.
+        code); "constant" (set it to drive the rate with a
+        :class:`~sslts.callbacks.LearningRateScheduler`).  Each ``fit``, warm-started
+        or not, restarts the schedule.
     level : {"instance", "timestamp", "patch"}, default="instance"
         What ``transform`` returns:
 
@@ -139,58 +134,14 @@ class TimeDRLTransformer(BaseSSLTransformer):
           last patch starting at or before ``t``;
         - "patch": the patch tokens, shape ``(n_series, n_patches, n_features)``
           with ``n_patches = (n_timestamps - patch_len) // stride + 2``.
-    device : str, default="auto"
-        "auto", "cpu", "cuda" or "cuda:N".
-    random_state : int, RandomState instance or None, default=None
-        Seed for initialisation, shuffling and dropout.
-    verbose : int, default=0
-        0 silent, 1 a line per epoch, 2 a progress bar.
-    warm_start : bool, default=False
-        Continue training from the current state on the next ``fit``.
-    n_iter_no_change : int, default=None
-        Early stopping patience in epochs (None disables it).
-    tol : float, default=1e-4
-        Minimum loss improvement for early stopping.
-    precision : {"float32", "tf32", "bf16"}, default="float32"
-        Arithmetic of the network in ``fit`` and ``transform``: ``"tf32"`` lets CUDA
-        matmuls use TF32, ``"bf16"`` runs under bfloat16 autocast.  See
-        ``docs/performance.md``.
-    compile : bool, default=False
-        Compile the network with ``torch.compile``.
-    callbacks : list of Callback, default=None
-        Run at named moments of ``fit`` (:mod:`sslts.callbacks`); copies are kept in
-        ``callbacks_``.
-    sync_batchnorm : bool, default=False
-        Synchronise batch norm over the ranks of a CUDA process group.
-    input_layout : {"channels_last", "channels_first"}, default="channels_last"
-        Whether 3-D input is ``(n_series, n_timestamps, n_channels)`` or
-        ``(n_series, n_channels, n_timestamps)`` (aeon, sktime).
-    n_threads : int, default=None
-        torch's CPU threads during ``fit``, ``transform`` and ``encode`` (restored
-        afterwards); None leaves torch's setting alone.  ``n_threads=1`` avoids the
-        10-30x slowdown of spinning OpenMP threads on a busy machine (see
-        :class:`~sslts.base.BaseSSLTransformer`).
+    [shared parameters]
 
     Attributes
     ----------
     module_ : torch.nn.Module
         The network: ``encoder`` (:class:`~sslts.encoders.transformer.PatchTransformerEncoder`),
         ``reconstruct`` (predictive head) and ``predictor`` (contrastive head).
-    device_ : torch.device
-        Device used.
-    n_channels_ : int
-        Channels seen in ``fit``.
-    n_features_in_ : int
-        Time steps of the training array; series given to ``transform`` may not
-        give more patches than these (the positional encoding is learned).
-    loss_history_ : list of float
-        Mean loss per epoch.
-    n_iter_ : int
-        Optimiser steps taken.
-    n_epochs_ : int
-        Epochs run.
-    fit_time_ : float
-        Seconds spent in the last ``fit``.
+    [shared attributes]
 
     See Also
     --------
@@ -247,8 +198,7 @@ class TimeDRLTransformer(BaseSSLTransformer):
     (10, 30, 16)
     """
 
-    _parameter_constraints: dict = {
-        **BaseSSLTransformer._parameter_constraints,
+    parameter_constraints: dict = {
         "output_dims": [Interval(Integral, 2, None, closed="left")],
         "n_heads": [Interval(Integral, 1, None, closed="left")],
         "n_layers": [Interval(Integral, 0, None, closed="left")],
@@ -265,7 +215,7 @@ class TimeDRLTransformer(BaseSSLTransformer):
         "append_stats": ["boolean"],
         "min_epoch_steps": [Interval(Integral, 1, None, closed="left")],
     }
-    _valid_levels = ("instance", "timestamp", "patch")
+    valid_levels = ("instance", "timestamp", "patch")
 
     def __init__(
         self,
@@ -339,7 +289,7 @@ class TimeDRLTransformer(BaseSSLTransformer):
         self.n_threads = n_threads
 
     # -- the method -------------------------------------------------------
-    def _build_module(self, n_channels):
+    def build_module(self, n_channels):
         if self.stride > self.patch_len:
             raise ValueError(
                 f"stride={self.stride} exceeds patch_len={self.patch_len}, which would skip "
@@ -370,16 +320,15 @@ class TimeDRLTransformer(BaseSSLTransformer):
         )
         return _TimeDRLNetwork(encoder, self.output_dims, self.dropout)
 
-    def _make_optimizer(self, params):
-        return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+    def configure_scheduler(self, optimizer, ctx):
+        if self.lr_schedule == "constant":
+            return None
+        return SchedulerConfig(epoch_scheduler(optimizer, self.lr_schedule), "epoch")
 
-    def _make_scheduler(self, optimizer):
-        return epoch_scheduler(optimizer, self.lr_schedule)
-
-    def _default_budget(self, X):
+    def default_budget(self, X):
         return _DEFAULT_EPOCHS, None
 
-    def _prepare_training_data(self, X):
+    def prepare_training_data(self, X):
         streams = X.shape[2] if self.channel_independent else 1
         if len(X) * streams < 2:
             raise ValueError(
@@ -406,7 +355,7 @@ class TimeDRLTransformer(BaseSSLTransformer):
         contrastive = simsiam_loss(module.predictor(cls1), module.predictor(cls2), cls1, cls2)
         return predictive + self.lambda_ * contrastive
 
-    def _embed(self, module, batch, level):
+    def embed(self, module, batch, level):
         x_norm, _, mean, std = instance_normalise(batch)
         z = module.encoder(x_norm)  # (B, C', 1 + N, D)
         if level == "instance":
@@ -421,7 +370,7 @@ class TimeDRLTransformer(BaseSSLTransformer):
         index = timestamp_to_patch(batch.shape[1], self.patch_len, self.stride, batch.device)
         return patches[:, index]
 
-    def _n_features_out_for(self, level):
+    def embedding_dims(self, level):
         tokens = self.output_dims * (self.n_channels_ if self.channel_independent else 1)
         stats = 2 * self.n_channels_ if self.append_stats and level == "instance" else 0
         return tokens + stats

@@ -55,8 +55,6 @@ class TS2VecTransformer(BaseSSLTransformer):
         Probability that a timestamp is kept by the training mask.
     dropout : float, default=0.1
         Dropout on the output representations during training.
-    n_epochs : int, default=None
-        Passes over the data.
     n_iters : int, default=None
         Optimiser steps.  If neither is set: 200 when the training array holds at most
         100,000 values, else 600 (the paper's rule).
@@ -71,39 +69,7 @@ class TS2VecTransformer(BaseSSLTransformer):
     level : {"instance", "timestamp"}, default="instance"
         What ``transform`` returns.  ``"instance"`` max-pools the timestamp
         embeddings over the observed timestamps of each series.
-    device : str, default="auto"
-        "auto", "cpu", "cuda" or "cuda:N".
-    random_state : int, RandomState instance or None, default=None
-        Seed for initialisation, crops, masks and dropout.
-    verbose : int, default=0
-        0 silent, 1 a line per epoch, 2 a progress bar.
-    warm_start : bool, default=False
-        Continue training from the current state on the next ``fit``.
-    n_iter_no_change : int, default=None
-        Early stopping patience in epochs (None disables it).
-    tol : float, default=1e-4
-        Minimum loss improvement for early stopping.
-    precision : {"float32", "tf32", "bf16"}, default="float32"
-        Arithmetic of the encoder in ``fit`` and ``transform``.  ``"tf32"`` lets CUDA
-        matmuls/convolutions use TF32 tensor cores; ``"bf16"`` runs the encoder under
-        bfloat16 autocast (CUDA or CPU).  The loss always runs in float32.  See
-        ``docs/performance.md``.
-    compile : bool, default=False
-        Compile the encoder with ``torch.compile`` (first steps are slower while it
-        compiles).
-    callbacks : list of Callback, default=None
-        Run at named moments of ``fit`` (:mod:`sslts.callbacks`); copies are kept in
-        ``callbacks_``.
-    sync_batchnorm : bool, default=False
-        Synchronise batch norm over the ranks of a CUDA process group.
-    input_layout : {"channels_last", "channels_first"}, default="channels_last"
-        Whether 3-D input is ``(n_series, n_timestamps, n_channels)`` or
-        ``(n_series, n_channels, n_timestamps)`` (aeon, sktime).
-    n_threads : int, default=None
-        torch's CPU threads during ``fit``, ``transform`` and ``encode`` (restored
-        afterwards); None leaves torch's setting alone.  ``n_threads=1`` avoids the
-        10-30x slowdown of spinning OpenMP threads on a busy machine (see
-        :class:`~sslts.base.BaseSSLTransformer`).
+    [shared parameters]
 
     Attributes
     ----------
@@ -112,20 +78,7 @@ class TS2VecTransformer(BaseSSLTransformer):
     averaged_module_ : TS2VecEncoder
         Uniform average of the initial weights and of every iterate; it is the
         encoder ``transform`` uses, as in the official implementation.
-    device_ : torch.device
-        Device used.
-    n_channels_ : int
-        Channels seen in ``fit``.
-    n_features_in_ : int
-        Time steps of the padded training array.
-    loss_history_ : list of float
-        Mean loss per epoch.
-    n_iter_ : int
-        Optimiser steps taken.
-    n_epochs_ : int
-        Epochs run.
-    fit_time_ : float
-        Seconds spent in the last ``fit``.
+    [shared attributes]
 
     See Also
     --------
@@ -164,8 +117,7 @@ class TS2VecTransformer(BaseSSLTransformer):
     (10, 30, 8)
     """
 
-    _parameter_constraints: dict = {
-        **BaseSSLTransformer._parameter_constraints,
+    parameter_constraints: dict = {
         "output_dims": [Interval(Integral, 1, None, closed="left")],
         "hidden_dims": [Interval(Integral, 1, None, closed="left")],
         "depth": [Interval(Integral, 0, None, closed="left")],
@@ -177,8 +129,8 @@ class TS2VecTransformer(BaseSSLTransformer):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
     }
-    _average_weights = True
-    _memory_params = ("batch_size", "max_train_length", "loss_chunk_size")
+    average_weights = True
+    memory_params = ("batch_size", "max_train_length", "loss_chunk_size")
 
     def __init__(
         self,
@@ -242,18 +194,15 @@ class TS2VecTransformer(BaseSSLTransformer):
         self.n_threads = n_threads
 
     # -- the method -------------------------------------------------------
-    def _build_module(self, n_channels):
+    def build_module(self, n_channels):
         return TS2VecEncoder(
             n_channels, self.output_dims, self.hidden_dims, self.depth, self.dropout
         )
 
-    def _make_optimizer(self, params):
-        return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
-
-    def _default_budget(self, X):
+    def default_budget(self, X):
         return None, (200 if X.size <= 100_000 else 600)
 
-    def _prepare_training_data(self, X):
+    def prepare_training_data(self, X):
         T = X.shape[1]
         if self.max_train_length is not None and T >= 2 * self.max_train_length:
             X = _split_into_sections(X, T // self.max_train_length)
@@ -282,7 +231,7 @@ class TS2VecTransformer(BaseSSLTransformer):
             out1, out2, self.alpha, self.temporal_unit, chunk_size=self.loss_chunk_size
         )
 
-    def _embed(self, module, batch, level):
+    def embed(self, module, batch, level):
         out = module(batch)
         if level == "timestamp":
             return out

@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval
 
 from ..base import BaseSSLTransformer
 from ..losses.two_view import barlow_twins_loss, info_nce_loss, vibcreg_loss
-from .two_view_base import TwoViewMethod, store_init_arguments, with_shared_docs
+from .two_view_base import TwoViewMethod
 
 __all__ = ["InfoNCETransformer", "BarlowTwinsTransformer", "VIbCRegTransformer"]
 
@@ -20,7 +20,6 @@ _POSITIVE = [Interval(Real, 0, None, closed="neither")]
 _NON_NEGATIVE = [Interval(Real, 0, None, closed="left")]
 
 
-@with_shared_docs
 class InfoNCETransformer(TwoViewMethod, BaseSSLTransformer):
     """Temporal contrastive learning with NT-Xent, as a scikit-learn transformer.
 
@@ -45,7 +44,7 @@ class InfoNCETransformer(TwoViewMethod, BaseSSLTransformer):
         None (the tutorial) compares the embeddings themselves.
     views : {"neighbour", "warp", "slice", "gauss", "vibcreg"} or callable, \
             default="neighbour"
-        How the positives are made (:func:`sslts.views.make_views`): temporal
+        How the positives are made (:func:`sslts.augment.make_views`): temporal
         neighbours, or an augmentation pipeline by name, or
         ``views(x, generator) -> (view1, view2)``.
         ``"warp"`` needs series of at least 5 time steps and ``"slice"`` at least 4
@@ -58,6 +57,10 @@ class InfoNCETransformer(TwoViewMethod, BaseSSLTransformer):
     lr_schedule : {"cosine", "constant"}, default="constant"
         "cosine" decays the rate to 0 over the budget, step by step.
     [shared parameters]
+
+    Attributes
+    ----------
+    [shared attributes]
 
     See Also
     --------
@@ -101,8 +104,8 @@ class InfoNCETransformer(TwoViewMethod, BaseSSLTransformer):
     (8, 40, 8)
     """
 
-    _parameter_constraints: dict = {
-        **TwoViewMethod._parameter_constraints, "temperature": _POSITIVE
+    parameter_constraints: dict = {
+        "temperature": _POSITIVE
     }
     _default_epochs = 10
 
@@ -115,13 +118,40 @@ class InfoNCETransformer(TwoViewMethod, BaseSSLTransformer):
         precision="float32", compile=False, callbacks=None, sync_batchnorm=False,
         input_layout="channels_last", n_threads=None,
     ):
-        store_init_arguments(self, locals())
+        self.temperature = temperature
+        self.encoder = encoder
+        self.projector_dims = projector_dims
+        self.views = views
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.encoder_params = encoder_params
+        self.window_length = window_length
+        self.max_shift = max_shift
+        self.crop_ratio = crop_ratio
+        self.pooling = pooling
+        self.n_epochs = n_epochs
+        self.n_iters = n_iters
+        self.lr = lr
+        self.drop_last = drop_last
+        self.level = level
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.precision = precision
+        self.compile = compile
+        self.callbacks = callbacks
+        self.sync_batchnorm = sync_batchnorm
+        self.input_layout = input_layout
+        self.n_threads = n_threads
 
     def _objective(self, z1, z2):
         return info_nce_loss(z1, z2, temperature=self.temperature)
 
 
-@with_shared_docs
 class BarlowTwinsTransformer(TwoViewMethod, BaseSSLTransformer):
     """Barlow Twins (redundancy reduction) as a scikit-learn transformer.
 
@@ -151,7 +181,7 @@ class BarlowTwinsTransformer(TwoViewMethod, BaseSSLTransformer):
         outputs directly.
     views : {"vibcreg", "warp", "slice", "gauss", "neighbour"} or callable, \
             default="vibcreg"
-        The augmentations (:func:`sslts.views.make_views`): VIbCReg's (random crop,
+        The augmentations (:func:`sslts.augment.make_views`): VIbCReg's (random crop,
         amplitude scaling, vertical shift; both views augmented), NC-VQVAE's sets
         (the series against one augmented view), temporal neighbours, or
         ``views(x, generator) -> (view1, view2)``.
@@ -165,6 +195,10 @@ class BarlowTwinsTransformer(TwoViewMethod, BaseSSLTransformer):
     lr_schedule : {"cosine", "constant"}, default="cosine"
         "cosine" decays the rate to 0 over the budget, step by step (official).
     [shared parameters]
+
+    Attributes
+    ----------
+    [shared attributes]
 
     See Also
     --------
@@ -198,8 +232,7 @@ class BarlowTwinsTransformer(TwoViewMethod, BaseSSLTransformer):
     (8, 32)
     """
 
-    _parameter_constraints: dict = {
-        **TwoViewMethod._parameter_constraints,
+    parameter_constraints: dict = {
         "lambda_": _NON_NEGATIVE,
         "loss_scale": [*_POSITIVE, None],
     }
@@ -213,13 +246,41 @@ class BarlowTwinsTransformer(TwoViewMethod, BaseSSLTransformer):
         n_iter_no_change=None, tol=1e-4, precision="float32", compile=False, callbacks=None,
         sync_batchnorm=False, input_layout="channels_last", n_threads=None,
     ):
-        store_init_arguments(self, locals())
+        self.lambda_ = lambda_
+        self.loss_scale = loss_scale
+        self.encoder = encoder
+        self.projector_dims = projector_dims
+        self.views = views
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.encoder_params = encoder_params
+        self.window_length = window_length
+        self.max_shift = max_shift
+        self.crop_ratio = crop_ratio
+        self.pooling = pooling
+        self.n_epochs = n_epochs
+        self.n_iters = n_iters
+        self.lr = lr
+        self.drop_last = drop_last
+        self.level = level
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.precision = precision
+        self.compile = compile
+        self.callbacks = callbacks
+        self.sync_batchnorm = sync_batchnorm
+        self.input_layout = input_layout
+        self.n_threads = n_threads
 
     def _objective(self, z1, z2):
         return barlow_twins_loss(z1, z2, lambda_=self.lambda_, scale=self.loss_scale)
 
 
-@with_shared_docs
 class VIbCRegTransformer(TwoViewMethod, BaseSSLTransformer):
     """VIbCReg (variance, invariance, better covariance) as a scikit-learn transformer.
 
@@ -252,7 +313,7 @@ class VIbCRegTransformer(TwoViewMethod, BaseSSLTransformer):
         default is 512.  None whitens the pooled encoder outputs directly.
     views : {"vibcreg", "warp", "slice", "gauss", "neighbour"} or callable, \
             default="vibcreg"
-        The augmentations (:func:`sslts.views.make_views`): VIbCReg's (random crop,
+        The augmentations (:func:`sslts.augment.make_views`): VIbCReg's (random crop,
         amplitude scaling, vertical shift; both views augmented), NC-VQVAE's sets,
         temporal neighbours, or ``views(x, generator) -> (view1, view2)``.
         ``"warp"`` needs series of at least 5 time steps and ``"slice"`` at least 4
@@ -265,6 +326,10 @@ class VIbCRegTransformer(TwoViewMethod, BaseSSLTransformer):
     lr_schedule : {"cosine", "constant"}, default="cosine"
         "cosine" decays the rate to 0 over the budget, step by step (official).
     [shared parameters]
+
+    Attributes
+    ----------
+    [shared attributes]
 
     See Also
     --------
@@ -299,8 +364,7 @@ class VIbCRegTransformer(TwoViewMethod, BaseSSLTransformer):
     (8, 32)
     """
 
-    _parameter_constraints: dict = {
-        **TwoViewMethod._parameter_constraints,
+    parameter_constraints: dict = {
         "lambda_": _NON_NEGATIVE,
         "mu": _NON_NEGATIVE,
         "nu": _NON_NEGATIVE,
@@ -316,7 +380,38 @@ class VIbCRegTransformer(TwoViewMethod, BaseSSLTransformer):
         n_iter_no_change=None, tol=1e-4, precision="float32", compile=False, callbacks=None,
         sync_batchnorm=False, input_layout="channels_last", n_threads=None,
     ):
-        store_init_arguments(self, locals())
+        self.lambda_ = lambda_
+        self.mu = mu
+        self.nu = nu
+        self.iternorm_groups = iternorm_groups
+        self.encoder = encoder
+        self.projector_dims = projector_dims
+        self.views = views
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.encoder_params = encoder_params
+        self.window_length = window_length
+        self.max_shift = max_shift
+        self.crop_ratio = crop_ratio
+        self.pooling = pooling
+        self.n_epochs = n_epochs
+        self.n_iters = n_iters
+        self.lr = lr
+        self.drop_last = drop_last
+        self.level = level
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.precision = precision
+        self.compile = compile
+        self.callbacks = callbacks
+        self.sync_batchnorm = sync_batchnorm
+        self.input_layout = input_layout
+        self.n_threads = n_threads
 
     def _iternorm_groups(self):
         return self.iternorm_groups

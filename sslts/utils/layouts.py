@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import pad_series_list
+from .series import pad_series_list
 
 __all__ = ["from_aeon", "from_nested_univ", "from_pd_multiindex", "from_sktime", "is_nested_univ"]
 
@@ -167,7 +167,7 @@ def from_nested_univ(X) -> np.ndarray:
     array([[ 1.,  2.],
            [ 3., nan]])
     """
-    from tslearn.utils import from_sktime_dataset
+    from tslearn.utils import from_sktime_dataset  # here: tslearn loads numba, ~1 s
 
     if not is_nested_univ(X):
         raise TypeError(

@@ -1,7 +1,7 @@
-"""Named pairs of views for the two-view objectives, built from :mod:`sslts.augment`.
+"""Named pairs of views for the two-view objectives, built from the augmentations.
 
-Every pipeline follows :mod:`sslts.augment`'s contract: ``(B, T, C)`` tensors on any
-device, vectorised over the batch, drawing only from the given ``torch.Generator``
+Every pipeline follows the contract of the other augmentations: ``(B, T, C)``
+tensors on any device, vectorised over the batch, drawing only from the given ``torch.Generator``
 (which must live on ``x.device``), NaN kept where it was (or moved with its
 timestamp).  :func:`make_views` returns the two views of a batch:
 
@@ -16,7 +16,7 @@ timestamp).  :func:`make_views` returns the two views of a batch:
 - ``"vibcreg"``: VIbCReg's, two independent views, each a random crop, an
   amplitude scaling and a vertical shift.
 
-Two augmentations that :mod:`sslts.augment` lacks are defined here:
+Two augmentations that only the views use are defined here:
 :func:`vertical_shift` and :func:`gaussian_amplitude`.
 """
 
@@ -28,7 +28,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from .augment import amplitude_resize, jitter, random_crop, slice_and_shuffle, window_warp
+from .crops import random_crop
+from .magnitude import amplitude_resize, jitter
+from .temporal import slice_and_shuffle, window_warp
 
 __all__ = [
     "VIEWS",

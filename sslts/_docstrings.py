@@ -1,0 +1,175 @@
+"""The documentation of the parameters and attributes every estimator shares, written once.
+
+A method class's docstring ends its ``Parameters`` section with the line
+``[shared parameters]`` and its ``Attributes`` section with ``[shared attributes]``;
+:func:`complete_docstring` (called when the class is defined) replaces them with the
+entries that the class does not document itself, each ``default=`` read from the
+class's own ``__init__`` signature, so the pages stay right when a method changes a
+default.  The entries come from the classes in the MRO, the nearest first: the
+entries of their (completed) docstrings, so that a subclass such as IARS inherits
+TS2Vec's, and their ``_parameter_docs`` and ``_attribute_docs`` dicts (the base class
+holds the ones below; a family of methods, such as the two-view ones, adds its own).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+__all__ = ["SHARED_ATTRIBUTES", "SHARED_PARAMETERS", "complete_docstring"]
+
+# name: (type, description); the description is indented by the caller.
+SHARED_PARAMETERS: dict[str, tuple[str, str]] = {
+    "n_epochs": ("int", """\
+Passes over the training data.  With ``n_iters`` also set, training stops at
+whichever comes first; with neither set the method's default budget is used."""),
+    "n_iters": ("int", "Optimiser steps."),
+    "batch_size": ("int", "Series per optimiser step (capped at the number of training series)."),
+    "lr": ("float", "Learning rate."),
+    "drop_last": ("bool", """\
+Skip the last partial batch of every epoch.  A last batch of a single series is
+always skipped."""),
+    "level": ("str", """\
+What ``transform`` returns: ``"instance"`` one vector per series, shape
+``(n_series, n_features_out)``; ``"timestamp"`` one vector per time step, shape
+``(n_series, n_timestamps, n_features_out)``."""),
+    "device": ('{"auto", "cpu", "cuda", "cuda:N", "mps"} or torch.device', """\
+Where to train and encode; "auto" picks CUDA when available.  The resolved device
+is stored in ``device_``."""),
+    "random_state": ("int, RandomState instance or None", """\
+Seeds initialisation, shuffling, views and dropout.  With an int, two fits on the
+same CPU give bitwise-identical embeddings.  The global torch/numpy random state is
+never changed."""),
+    "verbose": ("int", """\
+0 silent, 1 one line per epoch (:class:`~sslts.callbacks.PrintLog`), 2 a progress
+bar (:class:`~sslts.callbacks.ProgressBar`)."""),
+    "warm_start": ("bool", """\
+When True, ``fit`` continues from the current weights and optimiser state, at the
+current ``lr`` (the method's schedule starts again), instead of starting afresh:
+the way to fine-tune a fitted encoder on new data."""),
+    "n_iter_no_change": ("int", """\
+Stop when the epoch loss has not improved by ``tol`` for this many epochs (a
+shortcut for ``callbacks=[EarlyStopping(n_iter_no_change, tol)]``); None never
+stops early."""),
+    "tol": ("float", "Minimum improvement of the epoch loss for early stopping."),
+    "precision": ('{"float32", "tf32", "bf16"}', """\
+Arithmetic of the network in ``fit`` and ``transform``: ``"tf32"`` lets CUDA
+matrix products use TF32 tensor cores, ``"bf16"`` runs the network under bfloat16
+autocast (CUDA or CPU); losses that need it compute in float32."""),
+    "compile": ("bool", "Compile the network with ``torch.compile``."),
+    "callbacks": ("list of Callback", """\
+Objects whose hooks run during ``fit`` (:mod:`sslts.callbacks`).  ``fit`` uses deep
+copies of them, kept in ``callbacks_``."""),
+    "sync_batchnorm": ("bool", """\
+Under a CUDA process group, synchronise batch-norm statistics over the ranks
+(:class:`torch.nn.SyncBatchNorm`); see :mod:`sslts.distributed`."""),
+    "input_layout": ('{"channels_last", "channels_first"}', """\
+How a 3-D array is read: ``(n_series, n_timestamps, n_channels)`` (tslearn, the
+official code) or ``(n_series, n_channels, n_timestamps)`` (aeon, sktime, tsai).
+``transform`` reads the layout seen in ``fit``."""),
+    "n_threads": ("int", """\
+torch's intra-op CPU threads during ``fit``, ``transform`` and ``encode``, restored
+to the previous count when the call returns; None leaves torch's setting alone.
+On a machine that other jobs share, ``n_threads=1`` avoids the many-fold slowdown
+of spinning OpenMP threads."""),
+}
+
+SHARED_ATTRIBUTES: dict[str, tuple[str, str]] = {
+    "module_": ("torch.nn.Module", "The trained network."),
+    "device_": ("torch.device", "The device the model lives on."),
+    "n_channels_": ("int", "Number of channels seen in ``fit``."),
+    "n_features_in_": ("int", """\
+Number of time steps of the (padded) training array, as scikit-learn counts the
+features of a 2-D input."""),
+    "input_layout_": ("str", "The layout ``fit`` read, which ``transform`` reads too."),
+    "loss_history_": ("list of float", "Mean training loss of each epoch."),
+    "n_iter_": ("int", "Optimiser steps taken so far (cumulative over warm starts)."),
+    "n_epochs_": ("int", "Epochs run so far (cumulative over warm starts)."),
+    "fit_time_": ("float", "Wall-clock seconds of the last ``fit``."),
+    "callbacks_": ("list of Callback", """\
+The callbacks of the last ``fit`` (copies of ``callbacks`` plus those the shortcuts
+added), with what they recorded."""),
+}
+
+_MARKERS = {
+    "[shared parameters]": ("_parameter_docs", "Parameters"),
+    "[shared attributes]": ("_attribute_docs", "Attributes"),
+}
+_ENTRY = re.compile(r"^    (\w+) : (.*)$")
+
+
+def _section_entries(doc: str | None, section: str) -> dict[str, tuple[str, str]]:
+    """``name: (type, text)`` of the single-name entries of a docstring section."""
+    match = re.search(rf"^    {section}\n    -+\n(.*?)(?=\n\n    \w[^\n]*\n    -+\n|\Z)",
+                      doc or "", flags=re.S | re.M)
+    entries: dict[str, tuple[str, str]] = {}
+    name = None
+    for line in (match.group(1).splitlines() if match else []):
+        head = _ENTRY.match(line)
+        if head:
+            name = head.group(1)
+            entries[name] = (re.sub(r",\s*default=.*$", "", head.group(2)), [])
+        elif name is not None and (line.startswith(" " * 8) or not line.strip()):
+            entries[name][1].append(line[8:])
+        else:
+            name = None
+    return {n: (kind, "\n".join(text).strip("\n")) for n, (kind, text) in entries.items()}
+
+
+def _entry(name: str, kind: str, text: str, indent: str, default=inspect.Parameter.empty) -> str:
+    head = f"{indent}{name} : {kind}"
+    if default is not inspect.Parameter.empty:
+        head += f', default="{default}"' if isinstance(default, str) else f", default={default!r}"
+    body = "\n".join(f"{indent}    {line}" if line else "" for line in text.splitlines())
+    return f"{head}\n{body}"
+
+
+def complete_docstring(cls: type) -> None:
+    """Replace the shared-entry markers of ``cls.__doc__`` (see the module docstring).
+
+    Parameters
+    ----------
+    cls : type
+        An estimator class; its ``__init__`` signature gives the defaults, and only
+        the parameters it takes are documented.
+
+    Examples
+    --------
+    >>> class Demo:
+    ...     '''Demo.
+    ...
+    ...     Parameters
+    ...     ----------
+    ...     [shared parameters]
+    ...     '''
+    ...     _parameter_docs = SHARED_PARAMETERS
+    ...     def __init__(self, *, tol=0.5):
+    ...         self.tol = tol
+    >>> complete_docstring(Demo)
+    >>> print(Demo.__doc__.splitlines()[4])
+        tol : float, default=0.5
+    """
+    doc = cls.__doc__ or ""
+    if not any(marker in doc for marker in _MARKERS):
+        return
+    signature = inspect.signature(cls.__init__).parameters
+    documented = set(re.findall(r"^\s*(\w+) : ", doc, flags=re.M))
+    for marker, (attribute, section) in _MARKERS.items():
+        match = re.search(rf"^([ \t]*){re.escape(marker)}[ \t]*$", doc, flags=re.M)
+        if match is None:
+            continue
+        entries: dict = {}
+        for klass in cls.__mro__[1:]:  # the nearest first: its entries win
+            inherited = {**_section_entries(klass.__doc__, section),
+                         **vars(klass).get(attribute, {})}
+            for name, entry in inherited.items():
+                entries.setdefault(name, entry)
+        indent = match.group(1)
+        names = [n for n in entries if n not in documented]
+        if attribute == "_parameter_docs":
+            names = [n for n in names if n in signature]
+            lines = [_entry(n, *entries[n], indent, signature[n].default) for n in names]
+        else:
+            lines = [_entry(n, *entries[n], indent) for n in names]
+        doc = doc[: match.start()] + "\n".join(lines) + doc[match.end():]
+    cls.__doc__ = doc
