@@ -19,6 +19,7 @@ from ._registry import all_estimators
 from .utils.devices import resolve_device
 
 __all__ = [
+    "adapter_docstring",
     "ADAPTER_OWNED",
     "adapter_classes",
     "make_estimator",
@@ -30,6 +31,50 @@ __all__ = [
 #: the toolkit's (channels-first), and aeon/sktime ``fit`` always starts afresh
 #: (aeon resets the estimator first), so a warm start has nothing to continue from.
 ADAPTER_OWNED = ("input_layout", "warm_start")
+
+
+def adapter_docstring(sslts_class: type, *, toolkit: str, summary: str, load: str) -> str:
+    """The docstring of the adapter of ``sslts_class`` for ``toolkit``.
+
+    Parameters
+    ----------
+    sslts_class : type
+        The wrapped estimator class.
+    toolkit : {"aeon", "sktime"}
+    summary : str
+        What the adapter takes and returns (indented by four spaces).
+    load : str
+        The keyword arguments of the toolkit's ``load_basic_motions`` that load the
+        training series in its format into ``X``.
+
+    Returns
+    -------
+    str
+    """
+    name = sslts_class.__name__
+    kind = "a collection transformer" if toolkit == "aeon" else "a transformer"
+    return f"""{name} as {kind} of {toolkit}.
+
+{summary}
+
+    Attributes
+    ----------
+    estimator_ : sslts.{name}
+        The fitted sslts estimator (``encode``, ``save``, ``loss_history_``, ...).
+
+    See Also
+    --------
+    sslts.{name} : The scikit-learn estimator, for (n, n_timestamps, n_channels) data.
+
+    Examples
+    --------
+    >>> from {toolkit}.datasets import load_basic_motions
+    >>> from sslts.{toolkit} import {name}
+    >>> X, _ = load_basic_motions({load})
+    >>> Z = {name}(n_iters=2, random_state=0).fit_transform(X)
+    >>> len(Z)
+    40
+    """
 
 
 def adapter_classes(base: type, module: str, docstring) -> dict[str, type]:

@@ -40,7 +40,13 @@ except ModuleNotFoundError as exc:  # keep exc.name: tools detect the missing ex
         name=exc.name,
     ) from exc
 
-from ._adapters import adapter_classes, make_estimator, runs_on_accelerator, tiny_test_params
+from ._adapters import (
+    adapter_classes,
+    adapter_docstring,
+    make_estimator,
+    runs_on_accelerator,
+    tiny_test_params,
+)
 
 __all__: list[str] = []  # the per-estimator classes, added at the end
 
@@ -110,34 +116,13 @@ class SSLTSCollectionTransformer(BaseCollectionTransformer):
 
 
 def _docstring(sslts_class: type) -> str:
-    name = sslts_class.__name__
-    return f"""{name} as an aeon collection transformer.
-
-    The parameters are those of :class:`sslts.{name}` except ``input_layout``
-    (aeon collections are channels-first) and ``warm_start``; see there for their
-    meaning.  Input: any aeon collection, multivariate, of unequal length, with NaN
-    for missing values.  Output: ``(n_cases, n_features)`` for ``level="instance"``,
+    return adapter_docstring(sslts_class, toolkit="aeon", summary=f"""\
+    The parameters are those of :class:`sslts.{sslts_class.__name__}` except
+    ``input_layout`` (aeon collections are channels-first) and ``warm_start``; see there
+    for their meaning.  Input: any aeon collection, multivariate, of unequal length, with
+    NaN for missing values.  Output: ``(n_cases, n_features)`` for ``level="instance"``,
     ``(n_cases, n_features, n_timepoints)`` (a list for unequal lengths) for
-    ``level="timestamp"``.
-
-    Attributes
-    ----------
-    estimator_ : sslts.{name}
-        The fitted sslts estimator (``encode``, ``save``, ``loss_history_``, ...).
-
-    See Also
-    --------
-    sslts.{name} : The scikit-learn estimator, for (n, n_timestamps, n_channels) data.
-
-    Examples
-    --------
-    >>> from aeon.datasets import load_basic_motions
-    >>> from sslts.aeon import {name}
-    >>> X, _ = load_basic_motions(split="train")
-    >>> Z = {name}(n_iters=2, random_state=0).fit_transform(X)
-    >>> len(Z)
-    40
-    """
+    ``level="timestamp"``.""", load='split="train"')
 
 
 _ADAPTERS = adapter_classes(SSLTSCollectionTransformer, __name__, _docstring)

@@ -19,6 +19,7 @@ from .anomaly_scores import (
     standardised_differences,
     ts2vec_threshold,
 )
+from .base import store_init_arguments
 
 __all__ = ["EmbeddingAnomalyDetector"]
 
@@ -146,16 +147,7 @@ class EmbeddingAnomalyDetector(OutlierMixin, BaseEstimator):
         fit_window=None,
         batch_size=None,
     ):
-        self.encoder = encoder
-        self.padding = padding
-        self.ma_window = ma_window
-        self.n_diffs = n_diffs
-        self.contamination = contamination
-        self.beta = beta
-        self.threshold = threshold
-        self.delay = delay
-        self.fit_window = fit_window
-        self.batch_size = batch_size
+        store_init_arguments(self, locals())
 
     def fit(self, X, y=None):
         """Fit the encoder on normal series and set the threshold from their scores.

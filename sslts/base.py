@@ -51,7 +51,7 @@ from .callbacks import Checkpoint
 from .utils.devices import fallback_device, resolve_device, seeded_torch
 from .utils.validation import check_time_series
 
-__all__ = ["BaseSSLTransformer", "Checkpoint", "load"]
+__all__ = ["BaseSSLTransformer", "Checkpoint", "load", "store_init_arguments"]
 
 # Old private hook names, kept working (with a FutureWarning) for subclasses written
 # against the first release, whose guide used them.
@@ -451,6 +451,32 @@ class BaseSSLTransformer(InferenceMixin, PersistenceMixin, TransformerMixin, Bas
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = False
         return tags
+
+
+def store_init_arguments(estimator, arguments: dict) -> None:
+    """Store every ``__init__`` argument, unchanged, under its own name.
+
+    The body of every estimator's ``__init__`` (scikit-learn's rule: no validation or
+    change there; ``fit`` validates): ``store_init_arguments(self, locals())``.
+
+    Parameters
+    ----------
+    estimator : BaseSSLTransformer
+        The instance being initialised.
+    arguments : dict
+        ``locals()`` of its ``__init__``, which holds the arguments.
+
+    Examples
+    --------
+    >>> class Demo:
+    ...     def __init__(self, *, a=1, b="x"):
+    ...         store_init_arguments(self, locals())
+    >>> vars(Demo(b="y"))
+    {'a': 1, 'b': 'y'}
+    """
+    for name in inspect.signature(type(estimator).__init__).parameters:
+        if name != "self":
+            setattr(estimator, name, arguments[name])
 
 
 def _adopt_renamed_hooks(cls: type) -> None:

@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ._wrapping import as_series_list, fit_encoder, restore_shape
+from .base import store_init_arguments
 from .encoding import causal_encode
 from .forecast_head import RIDGE_ALPHAS, fit_ridge, forecast_samples
 
@@ -136,15 +137,7 @@ class EmbeddingForecaster(BaseEstimator):
         max_samples=100_000,
         batch_size=None,
     ):
-        self.encoder = encoder
-        self.horizon = horizon
-        self.padding = padding
-        self.valid_size = valid_size
-        self.alphas = alphas
-        self.refit = refit
-        self.standardize = standardize
-        self.max_samples = max_samples
-        self.batch_size = batch_size
+        store_init_arguments(self, locals())
 
     def fit(self, y, X=None):
         """Fit the encoder and one ridge head per horizon.

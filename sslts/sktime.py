@@ -46,7 +46,13 @@ except ModuleNotFoundError as exc:  # keep exc.name: tools detect the missing ex
         name=exc.name,
     ) from exc
 
-from ._adapters import adapter_classes, make_estimator, runs_on_accelerator, tiny_test_params
+from ._adapters import (
+    adapter_classes,
+    adapter_docstring,
+    make_estimator,
+    runs_on_accelerator,
+    tiny_test_params,
+)
 from .forecast_head import RIDGE_ALPHAS
 from .forecaster import EmbeddingForecaster as _SSLTSForecaster
 from .methods import TS2VecTransformer
@@ -145,33 +151,13 @@ def _channels_first(X):
 
 
 def _docstring(sslts_class: type) -> str:
-    name = sslts_class.__name__
-    return f"""{name} as an sktime transformer.
-
-    The parameters are those of :class:`sslts.{name}` except ``input_layout`` and
-    ``warm_start``; see there for their meaning.  Input: any sktime Panel or Series,
-    multivariate, of unequal length, with NaN for missing values.  Output: a
-    DataFrame of ``(n_instances, n_features)`` for ``level="instance"``, a Panel of
-    ``n_features`` variables on the input's time index for ``level="timestamp"``.
-
-    Attributes
-    ----------
-    estimator_ : sslts.{name}
-        The fitted sslts estimator (``encode``, ``save``, ``loss_history_``, ...).
-
-    See Also
-    --------
-    sslts.{name} : The scikit-learn estimator, for (n, n_timestamps, n_channels) data.
-
-    Examples
-    --------
-    >>> from sktime.datasets import load_basic_motions
-    >>> from sslts.sktime import {name}
-    >>> X, _ = load_basic_motions(split="train", return_type="nested_univ")
-    >>> Z = {name}(n_iters=2, random_state=0).fit_transform(X)
-    >>> len(Z)
-    40
-    """
+    return adapter_docstring(sslts_class, toolkit="sktime", summary=f"""\
+    The parameters are those of :class:`sslts.{sslts_class.__name__}` except
+    ``input_layout`` and ``warm_start``; see there for their meaning.  Input: any sktime
+    Panel or Series, multivariate, of unequal length, with NaN for missing values.
+    Output: a DataFrame of ``(n_instances, n_features)`` for ``level="instance"``, a
+    Panel of ``n_features`` variables on the input's time index for
+    ``level="timestamp"``.""", load='split="train", return_type="nested_univ"')
 
 
 class EmbeddingForecaster(BaseForecaster):

@@ -12,7 +12,8 @@ import pytest
 import torch
 from estimator_configs import configured_estimators, estimator_id, make_tiny, small_series
 
-from sslts import BaseSSLTransformer, TimeDRLTransformer, TS2VecTransformer, all_estimators
+from sslts import TimeDRLTransformer, TS2VecTransformer, all_estimators
+from sslts.base import BaseSSLTransformer, store_init_arguments
 from sslts.callbacks import (
     Callback,
     Checkpoint,
@@ -154,9 +155,7 @@ class _Denoiser(BaseSSLTransformer):
                  warm_start=False, n_iter_no_change=None, tol=1e-4, precision="float32",
                  compile=False, callbacks=None, sync_batchnorm=False,
                  input_layout="channels_last", n_threads=None):
-        for name, value in locals().items():
-            if name != "self":
-                setattr(self, name, value)
+        store_init_arguments(self, locals())
 
     def build_module(self, n_channels):
         return TS2VecEncoder(n_channels, self.output_dims, hidden_dims=4, depth=1, dropout=0.0)

@@ -10,6 +10,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ..base import store_init_arguments
 from ..encoders.resnet import ResNet18Encoder
 from ..losses import hierarchical_contrastive_loss, level_losses, single_level_loss
 from .ts2vec import TS2VecTransformer
@@ -158,54 +159,15 @@ class IARSTransformer(TS2VecTransformer):
     }
 
     def __init__(
-        self,
-        *,
-        backbone="dilated_conv",
-        selection="paper",
-        selection_frequency="auto",
-        output_dims=320,
-        hidden_dims=64,
-        depth=10,
-        alpha=0.5,
-        temporal_unit=0,
-        max_train_length=3000,
-        loss_chunk_size=None,
-        mask_p=0.5,
-        dropout=0.1,
-        n_epochs=None,
-        n_iters=None,
-        batch_size=8,
-        lr=1e-3,
-        drop_last=False,
-        weight_decay=0.01,
-        level="instance",
-        device="auto",
-        random_state=None,
-        verbose=0,
-        warm_start=False,
-        n_iter_no_change=None,
-        tol=1e-4,
-        precision="float32",
-        compile=False,
-        callbacks=None,
-        sync_batchnorm=False,
-        input_layout="channels_last",
-        n_threads=None,
+        self, *, backbone="dilated_conv", selection="paper", selection_frequency="auto",
+        output_dims=320, hidden_dims=64, depth=10, alpha=0.5, temporal_unit=0,
+        max_train_length=3000, loss_chunk_size=None, mask_p=0.5, dropout=0.1, n_epochs=None,
+        n_iters=None, batch_size=8, lr=1e-3, drop_last=False, weight_decay=0.01, level="instance",
+        device="auto", random_state=None, verbose=0, warm_start=False, n_iter_no_change=None,
+        tol=1e-4, precision="float32", compile=False, callbacks=None, sync_batchnorm=False,
+        input_layout="channels_last", n_threads=None,
     ):
-        super().__init__(
-            output_dims=output_dims, hidden_dims=hidden_dims, depth=depth, alpha=alpha,
-            temporal_unit=temporal_unit, max_train_length=max_train_length,
-            loss_chunk_size=loss_chunk_size, mask_p=mask_p,
-            dropout=dropout, n_epochs=n_epochs, n_iters=n_iters, batch_size=batch_size,
-            lr=lr, drop_last=drop_last, weight_decay=weight_decay, level=level,
-            device=device, random_state=random_state, verbose=verbose, warm_start=warm_start,
-            n_iter_no_change=n_iter_no_change, tol=tol, precision=precision, compile=compile,
-            callbacks=callbacks, sync_batchnorm=sync_batchnorm, input_layout=input_layout,
-            n_threads=n_threads,
-        )
-        self.backbone = backbone
-        self.selection = selection
-        self.selection_frequency = selection_frequency
+        store_init_arguments(self, locals())
 
     # -- network and state --------------------------------------------------
     def build_module(self, n_channels):

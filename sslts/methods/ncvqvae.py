@@ -12,7 +12,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._accelerate import thread_limit
 from .._inference import encode_in_batches, inference_batch_size
-from ..base import BaseSSLTransformer
+from ..augment import make_views, min_view_length
+from ..base import BaseSSLTransformer, store_init_arguments
 from ..encoders.quantize import VectorQuantizer, code_usage, perplexity
 from ..encoders.vqvae import (
     NCVQVAENetwork,
@@ -27,7 +28,6 @@ from ..losses.simsiam import masked_mse
 from ..losses.two_view import barlow_twins_loss, vibcreg_loss
 from ..schedules import SchedulerConfig, cosine_scheduler
 from ..utils.validation import check_time_series
-from ..augment import make_views, min_view_length
 from .two_view_base import make_projector
 
 __all__ = ["NCVQVAETransformer"]
@@ -221,73 +221,15 @@ n_epochs_, fit_time_, callbacks_
     memory_params = ("batch_size", "projector_dims")
 
     def __init__(
-        self,
-        *,
-        ssl="barlow_twins",
-        augmentation="slice",
-        output_dims=64,
-        n_codes=32,
-        latent_width=8,
-        n_res_blocks=4,
-        n_fft=8,
-        decay=0.9,
-        commitment=1.0,
-        aug_recon_weight=0.1,
-        ssl_weight=None,
-        projector_dims=512,
-        n_epochs=None,
-        n_iters=None,
-        batch_size=128,
-        lr=1e-3,
-        lr_schedule="cosine",
-        weight_decay=1e-3,
-        drop_last=False,
-        level="instance",
-        device="auto",
-        random_state=None,
-        verbose=0,
-        warm_start=False,
-        n_iter_no_change=None,
-        tol=1e-4,
-        precision="float32",
-        compile=False,
-        callbacks=None,
-        sync_batchnorm=False,
-        input_layout="channels_last",
-        n_threads=None,
+        self, *, ssl="barlow_twins", augmentation="slice", output_dims=64, n_codes=32,
+        latent_width=8, n_res_blocks=4, n_fft=8, decay=0.9, commitment=1.0, aug_recon_weight=0.1,
+        ssl_weight=None, projector_dims=512, n_epochs=None, n_iters=None, batch_size=128, lr=1e-3,
+        lr_schedule="cosine", weight_decay=1e-3, drop_last=False, level="instance", device="auto",
+        random_state=None, verbose=0, warm_start=False, n_iter_no_change=None, tol=1e-4,
+        precision="float32", compile=False, callbacks=None, sync_batchnorm=False,
+        input_layout="channels_last", n_threads=None,
     ):
-        self.ssl = ssl
-        self.augmentation = augmentation
-        self.output_dims = output_dims
-        self.n_codes = n_codes
-        self.latent_width = latent_width
-        self.n_res_blocks = n_res_blocks
-        self.n_fft = n_fft
-        self.decay = decay
-        self.commitment = commitment
-        self.aug_recon_weight = aug_recon_weight
-        self.ssl_weight = ssl_weight
-        self.projector_dims = projector_dims
-        self.n_epochs = n_epochs
-        self.n_iters = n_iters
-        self.batch_size = batch_size
-        self.lr = lr
-        self.lr_schedule = lr_schedule
-        self.weight_decay = weight_decay
-        self.drop_last = drop_last
-        self.level = level
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.precision = precision
-        self.compile = compile
-        self.callbacks = callbacks
-        self.sync_batchnorm = sync_batchnorm
-        self.input_layout = input_layout
-        self.n_threads = n_threads
+        store_init_arguments(self, locals())
 
     # -- the network -------------------------------------------------------
     def build_module(self, n_channels):

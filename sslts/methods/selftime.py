@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..augment import apply_with_probability, magnitude_warp, time_warp
-from ..base import BaseSSLTransformer
+from ..base import BaseSSLTransformer, store_init_arguments
 from ..encoders import SimConv4
 from ..encoders.simconv import SHORT_INPUT_MODES
 from ..losses import (
@@ -161,59 +161,13 @@ class SelfTimeTransformer(BaseSSLTransformer):
     }
 
     def __init__(
-        self,
-        *,
-        output_dims=64,
-        n_views=16,
-        aug_prob=0.2,
-        piece_size=0.2,
-        n_temporal_classes=3,
-        mode="selftime",
-        short_input="resize",
-        n_epochs=None,
-        n_iters=None,
-        batch_size=128,
-        lr=0.01,
-        drop_last=False,
-        level="instance",
-        device="auto",
-        random_state=None,
-        verbose=0,
-        warm_start=False,
-        n_iter_no_change=None,
-        tol=1e-4,
-        precision="float32",
-        compile=False,
-        callbacks=None,
-        sync_batchnorm=False,
-        input_layout="channels_last",
-        n_threads=None,
+        self, *, output_dims=64, n_views=16, aug_prob=0.2, piece_size=0.2, n_temporal_classes=3,
+        mode="selftime", short_input="resize", n_epochs=None, n_iters=None, batch_size=128, lr=0.01,
+        drop_last=False, level="instance", device="auto", random_state=None, verbose=0,
+        warm_start=False, n_iter_no_change=None, tol=1e-4, precision="float32", compile=False,
+        callbacks=None, sync_batchnorm=False, input_layout="channels_last", n_threads=None,
     ):
-        self.output_dims = output_dims
-        self.n_views = n_views
-        self.aug_prob = aug_prob
-        self.piece_size = piece_size
-        self.n_temporal_classes = n_temporal_classes
-        self.mode = mode
-        self.short_input = short_input
-        self.n_epochs = n_epochs
-        self.n_iters = n_iters
-        self.batch_size = batch_size
-        self.lr = lr
-        self.drop_last = drop_last
-        self.level = level
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.precision = precision
-        self.compile = compile
-        self.callbacks = callbacks
-        self.sync_batchnorm = sync_batchnorm
-        self.input_layout = input_layout
-        self.n_threads = n_threads
+        store_init_arguments(self, locals())
 
     # -- the method -------------------------------------------------------
     def _uses(self, task: str) -> bool:

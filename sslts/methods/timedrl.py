@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from .._context import TrainContext
-from ..base import BaseSSLTransformer
+from ..base import BaseSSLTransformer, store_init_arguments
 from ..encoders.dropout import FastDropout
 from ..encoders.transformer import (
     POSITIONAL_ENCODINGS,
@@ -218,75 +218,15 @@ class TimeDRLTransformer(BaseSSLTransformer):
     valid_levels = ("instance", "timestamp", "patch")
 
     def __init__(
-        self,
-        *,
-        output_dims=64,
-        n_heads=4,
-        n_layers=2,
-        patch_len=16,
-        stride=8,
-        dropout=0.1,
-        channel_independent=True,
-        token_embedding="linear",
-        token_kernel_size=3,
-        positional_encoding="fixed",
-        lambda_=0.1,
-        append_stats=False,
-        n_epochs=None,
-        n_iters=None,
-        min_epoch_steps=10,
-        batch_size=32,
-        lr=1e-3,
-        drop_last=False,
-        weight_decay=1e-3,
-        lr_schedule="type1",
-        level="instance",
-        device="auto",
-        random_state=None,
-        verbose=0,
-        warm_start=False,
-        n_iter_no_change=None,
-        tol=1e-4,
-        precision="float32",
-        compile=False,
-        callbacks=None,
-        sync_batchnorm=False,
-        input_layout="channels_last",
-        n_threads=None,
+        self, *, output_dims=64, n_heads=4, n_layers=2, patch_len=16, stride=8, dropout=0.1,
+        channel_independent=True, token_embedding="linear", token_kernel_size=3,
+        positional_encoding="fixed", lambda_=0.1, append_stats=False, n_epochs=None, n_iters=None,
+        min_epoch_steps=10, batch_size=32, lr=1e-3, drop_last=False, weight_decay=1e-3,
+        lr_schedule="type1", level="instance", device="auto", random_state=None, verbose=0,
+        warm_start=False, n_iter_no_change=None, tol=1e-4, precision="float32", compile=False,
+        callbacks=None, sync_batchnorm=False, input_layout="channels_last", n_threads=None,
     ):
-        self.output_dims = output_dims
-        self.n_heads = n_heads
-        self.n_layers = n_layers
-        self.patch_len = patch_len
-        self.stride = stride
-        self.dropout = dropout
-        self.channel_independent = channel_independent
-        self.token_embedding = token_embedding
-        self.token_kernel_size = token_kernel_size
-        self.positional_encoding = positional_encoding
-        self.lambda_ = lambda_
-        self.append_stats = append_stats
-        self.n_epochs = n_epochs
-        self.n_iters = n_iters
-        self.min_epoch_steps = min_epoch_steps
-        self.batch_size = batch_size
-        self.lr = lr
-        self.drop_last = drop_last
-        self.weight_decay = weight_decay
-        self.lr_schedule = lr_schedule
-        self.level = level
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.precision = precision
-        self.compile = compile
-        self.callbacks = callbacks
-        self.sync_batchnorm = sync_batchnorm
-        self.input_layout = input_layout
-        self.n_threads = n_threads
+        store_init_arguments(self, locals())
 
     # -- the method -------------------------------------------------------
     def build_module(self, n_channels):

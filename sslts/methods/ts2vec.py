@@ -9,7 +9,7 @@ import torch
 from sklearn.utils._param_validation import Interval
 
 from ..augment import binomial_mask, sample_overlapping_crops
-from ..base import BaseSSLTransformer
+from ..base import BaseSSLTransformer, store_init_arguments
 from ..encoders import TS2VecEncoder
 from ..losses import hierarchical_contrastive_loss
 
@@ -133,65 +133,14 @@ class TS2VecTransformer(BaseSSLTransformer):
     memory_params = ("batch_size", "max_train_length", "loss_chunk_size")
 
     def __init__(
-        self,
-        *,
-        output_dims=320,
-        hidden_dims=64,
-        depth=10,
-        alpha=0.5,
-        temporal_unit=0,
-        max_train_length=3000,
-        loss_chunk_size=None,
-        mask_p=0.5,
-        dropout=0.1,
-        n_epochs=None,
-        n_iters=None,
-        batch_size=8,
-        lr=1e-3,
-        drop_last=True,
-        weight_decay=0.01,
-        level="instance",
-        device="auto",
-        random_state=None,
-        verbose=0,
-        warm_start=False,
-        n_iter_no_change=None,
-        tol=1e-4,
-        precision="float32",
-        compile=False,
-        callbacks=None,
-        sync_batchnorm=False,
-        input_layout="channels_last",
-        n_threads=None,
+        self, *, output_dims=320, hidden_dims=64, depth=10, alpha=0.5, temporal_unit=0,
+        max_train_length=3000, loss_chunk_size=None, mask_p=0.5, dropout=0.1, n_epochs=None,
+        n_iters=None, batch_size=8, lr=1e-3, drop_last=True, weight_decay=0.01, level="instance",
+        device="auto", random_state=None, verbose=0, warm_start=False, n_iter_no_change=None,
+        tol=1e-4, precision="float32", compile=False, callbacks=None, sync_batchnorm=False,
+        input_layout="channels_last", n_threads=None,
     ):
-        self.output_dims = output_dims
-        self.hidden_dims = hidden_dims
-        self.depth = depth
-        self.alpha = alpha
-        self.temporal_unit = temporal_unit
-        self.max_train_length = max_train_length
-        self.loss_chunk_size = loss_chunk_size
-        self.mask_p = mask_p
-        self.dropout = dropout
-        self.n_epochs = n_epochs
-        self.n_iters = n_iters
-        self.batch_size = batch_size
-        self.lr = lr
-        self.drop_last = drop_last
-        self.weight_decay = weight_decay
-        self.level = level
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.precision = precision
-        self.compile = compile
-        self.callbacks = callbacks
-        self.sync_batchnorm = sync_batchnorm
-        self.input_layout = input_layout
-        self.n_threads = n_threads
+        store_init_arguments(self, locals())
 
     # -- the method -------------------------------------------------------
     def build_module(self, n_channels):

@@ -10,7 +10,7 @@ from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval
 
-from ..base import BaseSSLTransformer
+from ..base import BaseSSLTransformer, store_init_arguments
 from ..losses.two_view import barlow_twins_loss, info_nce_loss, vibcreg_loss
 from .two_view_base import TwoViewMethod
 
@@ -113,40 +113,12 @@ class InfoNCETransformer(TwoViewMethod, BaseSSLTransformer):
         self, *, temperature=0.5, encoder="lstm", projector_dims=None, views="neighbour",
         batch_size=64, weight_decay=0.0, lr_schedule="constant", encoder_params=None,
         window_length=30, max_shift=None, crop_ratio=0.5, pooling="mean", n_epochs=None,
-        n_iters=None, lr=1e-3, drop_last=True, level="instance", device="auto",
-        random_state=None, verbose=0, warm_start=False, n_iter_no_change=None, tol=1e-4,
-        precision="float32", compile=False, callbacks=None, sync_batchnorm=False,
-        input_layout="channels_last", n_threads=None,
+        n_iters=None, lr=1e-3, drop_last=True, level="instance", device="auto", random_state=None,
+        verbose=0, warm_start=False, n_iter_no_change=None, tol=1e-4, precision="float32",
+        compile=False, callbacks=None, sync_batchnorm=False, input_layout="channels_last",
+        n_threads=None,
     ):
-        self.temperature = temperature
-        self.encoder = encoder
-        self.projector_dims = projector_dims
-        self.views = views
-        self.batch_size = batch_size
-        self.weight_decay = weight_decay
-        self.lr_schedule = lr_schedule
-        self.encoder_params = encoder_params
-        self.window_length = window_length
-        self.max_shift = max_shift
-        self.crop_ratio = crop_ratio
-        self.pooling = pooling
-        self.n_epochs = n_epochs
-        self.n_iters = n_iters
-        self.lr = lr
-        self.drop_last = drop_last
-        self.level = level
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.precision = precision
-        self.compile = compile
-        self.callbacks = callbacks
-        self.sync_batchnorm = sync_batchnorm
-        self.input_layout = input_layout
-        self.n_threads = n_threads
+        store_init_arguments(self, locals())
 
     def _objective(self, z1, z2):
         return info_nce_loss(z1, z2, temperature=self.temperature)
@@ -241,41 +213,12 @@ class BarlowTwinsTransformer(TwoViewMethod, BaseSSLTransformer):
         self, *, lambda_=0.005, loss_scale=None, encoder="resnet", projector_dims=512,
         views="vibcreg", batch_size=128, weight_decay=1e-5, lr_schedule="cosine",
         encoder_params=None, window_length=30, max_shift=None, crop_ratio=0.5, pooling="mean",
-        n_epochs=None, n_iters=None, lr=1e-3, drop_last=True,
-        level="instance", device="auto", random_state=None, verbose=0, warm_start=False,
-        n_iter_no_change=None, tol=1e-4, precision="float32", compile=False, callbacks=None,
-        sync_batchnorm=False, input_layout="channels_last", n_threads=None,
+        n_epochs=None, n_iters=None, lr=1e-3, drop_last=True, level="instance", device="auto",
+        random_state=None, verbose=0, warm_start=False, n_iter_no_change=None, tol=1e-4,
+        precision="float32", compile=False, callbacks=None, sync_batchnorm=False,
+        input_layout="channels_last", n_threads=None,
     ):
-        self.lambda_ = lambda_
-        self.loss_scale = loss_scale
-        self.encoder = encoder
-        self.projector_dims = projector_dims
-        self.views = views
-        self.batch_size = batch_size
-        self.weight_decay = weight_decay
-        self.lr_schedule = lr_schedule
-        self.encoder_params = encoder_params
-        self.window_length = window_length
-        self.max_shift = max_shift
-        self.crop_ratio = crop_ratio
-        self.pooling = pooling
-        self.n_epochs = n_epochs
-        self.n_iters = n_iters
-        self.lr = lr
-        self.drop_last = drop_last
-        self.level = level
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.precision = precision
-        self.compile = compile
-        self.callbacks = callbacks
-        self.sync_batchnorm = sync_batchnorm
-        self.input_layout = input_layout
-        self.n_threads = n_threads
+        store_init_arguments(self, locals())
 
     def _objective(self, z1, z2):
         return barlow_twins_loss(z1, z2, lambda_=self.lambda_, scale=self.loss_scale)
@@ -374,44 +317,13 @@ class VIbCRegTransformer(TwoViewMethod, BaseSSLTransformer):
     def __init__(
         self, *, lambda_=25.0, mu=25.0, nu=200.0, iternorm_groups=64, encoder="resnet",
         projector_dims=512, views="vibcreg", batch_size=128, weight_decay=1e-5,
-        lr_schedule="cosine", encoder_params=None, window_length=30, max_shift=None,
-        crop_ratio=0.5, pooling="mean", n_epochs=None, n_iters=None, lr=1e-3, drop_last=True,
-        level="instance", device="auto", random_state=None, verbose=0, warm_start=False,
-        n_iter_no_change=None, tol=1e-4, precision="float32", compile=False, callbacks=None,
-        sync_batchnorm=False, input_layout="channels_last", n_threads=None,
+        lr_schedule="cosine", encoder_params=None, window_length=30, max_shift=None, crop_ratio=0.5,
+        pooling="mean", n_epochs=None, n_iters=None, lr=1e-3, drop_last=True, level="instance",
+        device="auto", random_state=None, verbose=0, warm_start=False, n_iter_no_change=None,
+        tol=1e-4, precision="float32", compile=False, callbacks=None, sync_batchnorm=False,
+        input_layout="channels_last", n_threads=None,
     ):
-        self.lambda_ = lambda_
-        self.mu = mu
-        self.nu = nu
-        self.iternorm_groups = iternorm_groups
-        self.encoder = encoder
-        self.projector_dims = projector_dims
-        self.views = views
-        self.batch_size = batch_size
-        self.weight_decay = weight_decay
-        self.lr_schedule = lr_schedule
-        self.encoder_params = encoder_params
-        self.window_length = window_length
-        self.max_shift = max_shift
-        self.crop_ratio = crop_ratio
-        self.pooling = pooling
-        self.n_epochs = n_epochs
-        self.n_iters = n_iters
-        self.lr = lr
-        self.drop_last = drop_last
-        self.level = level
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.precision = precision
-        self.compile = compile
-        self.callbacks = callbacks
-        self.sync_batchnorm = sync_batchnorm
-        self.input_layout = input_layout
-        self.n_threads = n_threads
+        store_init_arguments(self, locals())
 
     def _iternorm_groups(self):
         return self.iternorm_groups

@@ -17,10 +17,10 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
+from ..augment import VIEWS, make_views, min_view_length
 from ..encoders.backbones import BACKBONES, backbone_keeps_time, make_backbone, pool_observed
 from ..encoders.iternorm import IterNorm
 from ..schedules import SchedulerConfig, cosine_scheduler
-from ..augment import VIEWS, make_views, min_view_length
 
 __all__ = ["TwoViewMethod", "TwoViewNetwork", "make_projector"]
 
