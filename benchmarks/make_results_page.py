@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -45,6 +46,9 @@ def main(argv=None) -> int:
     rows = read_rows(args.results / "benchmark_suite.csv")
     meta = json.loads((args.results / "benchmark_suite.json").read_text(encoding="utf-8"))
     body = render_markdown(rows, meta).replace("# sslts benchmark suite", "# Results", 1)
+    # The recorded commands name the data folder of the machine that ran them; readers
+    # pass their own.
+    body = re.sub(r"--data-home \S+", "--data-home <data_home>", body)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     title, rest = body.split("\n", 1)
     args.out.write_text(f"{title}\n\n{INTRO}{rest.lstrip()}", encoding="utf-8")

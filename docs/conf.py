@@ -9,7 +9,7 @@ Environment variables (all optional):
 ``SSLTS_GALLERY_PATTERN``
     Regular expression of the gallery examples to *execute* (sphinx-gallery's
     ``filename_pattern``); the others are rendered without output.  Default: every
-    ``examples/plot_*.py``.  ``tests/test_docs.py`` uses it for its fast subset.
+    ``examples/*/plot_*.py``.  ``tests/test_docs.py`` uses it for its fast subset.
 ``SSLTS_DOCS_OFFLINE``
     ``1`` skips the intersphinx inventories (no network access); by default each one is
     fetched once and used only when it can be reached, so an offline build still works.
@@ -29,6 +29,8 @@ ROOT = DOCS.parent
 sys.path.insert(0, str(DOCS / "_ext"))  # the local extension (API lists, generated pages)
 sys.path.append(str(ROOT))  # benchmarks.make_results_page (an installed sslts comes first)
 
+import sslts_docs  # noqa: E402
+from sphinx_gallery.sorting import ExplicitOrder  # noqa: E402
 from sslts_docs import intersphinx_inventories  # noqa: E402
 
 import sslts  # noqa: E402
@@ -49,6 +51,7 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "myst_parser",
     "sphinx_design",
+    "sphinx_copybutton",
     "sslts_docs",
 ]
 
@@ -61,6 +64,9 @@ exclude_patterns = [
     "results.md",
     # sphinx-gallery's timing summary of all galleries (auto_examples/ has its own).
     "sg_execution_times.rst",
+    # Fragments that docs/citing.md includes (not pages of their own).
+    "_generated/references.md",
+    "_generated/software_citation.md",
 ]
 # The benchmark result pages jump heading levels ("#" then "###"); harmless.
 suppress_warnings = ["myst.header"]
@@ -96,6 +102,11 @@ intersphinx_timeout = 10
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
+    # Sections in reading order (each folder has a README.rst with its title).
+    # (sphinx-gallery names them relative to this folder).
+    "subsection_order": ExplicitOrder(
+        [f"../examples/{name}" for name in sslts_docs.GALLERY_SECTIONS]
+    ),
     "filename_pattern": os.environ.get("SSLTS_GALLERY_PATTERN", r"/plot_"),
     "within_subsection_order": "sslts_docs.ExampleOrder",
     "doc_module": ("sslts",),
@@ -114,6 +125,10 @@ html_theme = "pydata_sphinx_theme"
 html_title = f"sslts {release}"
 html_static_path = ["_static"]
 html_css_files = ["sslts.css"]
+# Copy buttons leave out prompts and the gallery's output blocks' ">>>" and "$ ".
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
+copybutton_exclude = ".linenos, .gp, .go"
 html_show_sourcelink = False
 html_theme_options = {
     "navbar_align": "left",

@@ -2,9 +2,9 @@
 
 On the CPU, ``torch.nn.functional.dropout`` draws its mask with ``bernoulli_``, one
 generator call per element: ~15 ns per element on the benchmark machine, a sixth of
-TimeDRL's training step (``docs/performance.md``).  :class:`FastDropout` draws one
-64-bit random word per four elements and keeps an element when the low 15 bits of its
-16-bit lane are at least ``round(p * 2**15)``.
+TimeDRL's training step (``benchmarks/NOTES.md`` in the source repository).
+:class:`FastDropout` draws one 64-bit random word per four elements and keeps an element
+when the low 15 bits of its 16-bit lane are at least ``round(p * 2**15)``.
 """
 
 from __future__ import annotations

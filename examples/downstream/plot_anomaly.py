@@ -11,27 +11,26 @@ the scores of that data (mean + 4 standard deviations).
 
 The series is ``InternalBleeding16`` of the UCR anomaly archive: 1,200 normal
 training points, then 6,300 test points holding one 12-point anomaly.  The encoder
-is small and trained for a few iterations so that the example runs in under a
-minute; ``benchmarks/anomaly.py`` runs the paper's configuration and two simple
-baselines.
+is small and trained for a few iterations so that the example runs in about RUNTIME
+on two CPU cores; ``benchmarks/anomaly.py`` in the source repository runs the paper's
+configuration and two simple baselines.
 """
 
 # %%
 # The series
 # ----------
-import os
-from pathlib import Path
-
+# The series ships with sslts: :func:`sslts.datasets.fetch_ucr_anomaly` returns its
+# folder (decompressed into the cache on first use) and
+# :func:`sslts.evaluation.load_ucr_anomaly` reads it.
 import matplotlib.pyplot as plt
 import numpy as np
 
 from sslts import TS2VecTransformer
 from sslts.anomaly_detector import EmbeddingAnomalyDetector
+from sslts.datasets import fetch_ucr_anomaly
 from sslts.evaluation import load_ucr_anomaly, point_adjusted_scores
 
-homes = [os.environ.get("SSLTS_DATA", ""), "../shared/data", "../../shared/data"]
-DATA = next(Path(h) for h in homes if h and (Path(h) / "anomaly").is_dir())
-series = load_ucr_anomaly(DATA / "anomaly" / "UCR_Anomaly_135_InternalBleeding16")
+series = load_ucr_anomaly(fetch_ucr_anomaly("InternalBleeding16"))
 x, labels, n_train = series.values, series.labels, series.n_train
 anomaly = np.flatnonzero(labels)
 print(f"{len(x)} points, {n_train} for training; anomaly at {anomaly[0]}-{anomaly[-1]}")

@@ -92,7 +92,7 @@ fig.tight_layout()
 # %%
 # Named pairs of views
 # --------------------
-# :func:`sslts.views.make_views` returns the two views the two-view methods
+# :func:`sslts.augment.make_views` returns the two views the two-view methods
 # (InfoNCE, Barlow Twins, VIbCReg, NC-VQVAE) train on; here VIbCReg's (a random
 # crop of half the series, an amplitude scaling and a vertical shift, drawn
 # independently for each view).
