@@ -11,8 +11,8 @@ the scores of that data (mean + 4 standard deviations).
 
 The series is ``InternalBleeding16`` of the UCR anomaly archive: 1,200 normal
 training points, then 6,300 test points holding one 12-point anomaly.  The encoder
-is small and trained for a few iterations so that the example runs in about RUNTIME
-on two CPU cores; ``benchmarks/anomaly.py`` in the source repository runs the paper's
+is small and trained for a few iterations so that the example runs in about 5 s on
+one CPU core; ``benchmarks/anomaly.py`` in the source repository runs the paper's
 configuration and two simple baselines.
 """
 

@@ -12,7 +12,7 @@ This example uses the hourly electricity-transformer data of the TS2Vec paper (E
 bundled with sslts): it forecasts the oil temperature ``OT`` with the calendar as
 covariates, compares it with two naive forecasts, and forecasts all seven channels.
 The encoders are much smaller and shorter-trained than the paper's so that the example
-runs in about RUNTIME on two CPU cores; ``benchmarks/forecaster.py`` in the source
+runs in about 30 s on one CPU core; ``benchmarks/forecaster.py`` in the source
 repository runs the paper's configuration.
 """
 

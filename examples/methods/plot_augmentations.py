@@ -14,7 +14,7 @@ parameters in the title. :doc:`/augmentations` describes each function.
 import matplotlib.pyplot as plt
 import torch
 
-from sslts import augment, load_dataset, views
+from sslts import augment, load_dataset
 
 X_train, _, _, _ = load_dataset("GunPoint")
 x = torch.as_tensor(X_train[:1], dtype=torch.float32)  # one series, (1, 150, 1)
@@ -96,7 +96,7 @@ fig.tight_layout()
 # (InfoNCE, Barlow Twins, VIbCReg, NC-VQVAE) train on; here VIbCReg's (a random
 # crop of half the series, an amplitude scaling and a vertical shift, drawn
 # independently for each view).
-v1, v2 = views.make_views(x, "vibcreg", generator=torch.Generator().manual_seed(0))
+v1, v2 = augment.make_views(x, "vibcreg", generator=torch.Generator().manual_seed(0))
 fig, ax = plt.subplots(figsize=(6, 2.6))
 ax.plot(v1[0, :, 0], label="view 1")
 ax.plot(v2[0, :, 0], label="view 2")

@@ -8,9 +8,8 @@ smartwatch's accelerometer and gyroscope, 6 channels, 100 steps, 4 activities),
 scores an RBF SVM on its embeddings, and draws a 2-D t-SNE map of the test
 embeddings of each, coloured by activity. No label is used to train the encoders.
 
-The budgets are small so that the example runs in well under a minute on two CPU
-cores; :doc:`/_generated/results/index` has every method at larger budgets on 16
-datasets.
+The budgets are small so that the example runs in about a minute on one CPU core;
+:doc:`/_generated/results/index` has every method at larger budgets on 16 datasets.
 """
 
 # %%
