@@ -80,14 +80,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     f = p.add_argument_group("forecasting")
     f.add_argument("--settings", nargs="+", default=["univariate", "multivariate"],
                    choices=["univariate", "multivariate"])
-    f.add_argument("--forecaster", nargs="+", default=["forecaster"],
-                   help="LABEL or LABEL:PARAM=VALUE,... EmbeddingForecaster arms")
+    f.add_argument("--forecaster", nargs="*", default=["forecaster"],
+                   help="LABEL or LABEL:PARAM=VALUE,... EmbeddingForecaster arms "
+                   "(none: the baselines only)")
     f.add_argument("--lags", type=int, default=336, help="look-back of the lag ridge")
     f.add_argument("--no-covariates", action="store_true",
                    help="do not give the forecaster the calendar covariates")
     a = p.add_argument_group("anomaly")
-    a.add_argument("--detector", nargs="+", default=["detector", "detector_diff1:n_diffs=1"],
-                   help="LABEL or LABEL:PARAM=VALUE,... EmbeddingAnomalyDetector arms")
+    a.add_argument("--detector", nargs="*", default=["detector", "detector_diff1:n_diffs=1"],
+                   help="LABEL or LABEL:PARAM=VALUE,... EmbeddingAnomalyDetector arms "
+                   "(none: the baselines only)")
     a.add_argument("--series", nargs="+", default=None, help="anomaly series folder names")
     args = p.parse_args(argv)
     if args.quick and args.tag is None:
@@ -122,14 +124,15 @@ def classification_main(args, store, command) -> Path:
     datasets = args.datasets or (QUICK_DATASETS if args.quick else None)
     if datasets is None:
         plan = suite.choose_datasets(args.data_home, args.extra_hours, n_seeds=len(args.seeds),
-                                     n_encoders=len(encoders), n_fractions=len(args.fractions))
+                                     methods=[m for _, m, _ in specs],
+                                     n_fractions=len(args.fractions))
     else:
         plan = [(d, None) for d in datasets]
     if args.plan:
         for name, seconds in plan:
             seconds = seconds if seconds is not None else suite.estimate_seconds(
-                suite.dataset_shape(name, args.data_home), len(args.seeds), len(encoders),
-                len(args.fractions))
+                suite.dataset_shape(name, args.data_home), len(args.seeds),
+                [m for _, m, _ in specs], len(args.fractions))
             print(f"{name:30s} {seconds / 3600:6.2f} h")
         print(f"{'total':30s} {sum(s or 0 for _, s in plan) / 3600:6.2f} h (estimate)")
         return None

@@ -191,25 +191,28 @@ def _plots(summary: dict, rows, family: dict, out: Path, stem: str) -> list[Path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    style = {"sslts": "-", "baseline": "--", "combination": ":"}
+    style = {"sslts": ("-", "o"), "baseline": ("--", "s"), "combination": (":", "D")}
     arms = _ordered(a for s in summary.values() for a in s["arms"])
+    colours = {a: plt.cm.tab20(i % 20) for i, a in enumerate(arms)}
     fractions = list(summary)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
     for a in arms:
+        line, marker = style.get(family.get(a), ("-", "o"))
         xs = [f for f in fractions if a in summary[f]["arms"]]
         ax.plot([100 * f for f in xs], [100 * summary[f]["arms"][a][0] for f in xs],
-                style.get(family.get(a), "-"), marker="o", label=a)
-    ax.set(xscale="log", xlabel="labelled training series (%)", ylabel="suite mean accuracy (%)",
-           title="Accuracy vs label fraction")
+                line, marker=marker, color=colours[a], label=a)
+    ax.set(xscale="log", xlabel="labelled training series (%)",
+           ylabel="suite mean accuracy (%)", title="Accuracy vs label fraction")
     ax.set_xticks([100 * f for f in fractions], [f"{100 * f:g}" for f in fractions])
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     paths = [out / f"{stem}_accuracy_vs_labels.png"]
     fig.tight_layout()
     fig.savefig(paths[0], dpi=120)
     plt.close(fig)
 
     panels = [f for f in (0.1, 1.0) if f in summary] or fractions[-1:]
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels) + 2, 4.5),
+                             squeeze=False)
     for ax, f in zip(axes[0], panels):
         names = set(summary[f]["datasets"])
         for a in summary[f]["arms"]:
@@ -217,11 +220,11 @@ def _plots(summary: dict, rows, family: dict, out: Path, stem: str) -> list[Path
                     and r["dataset"] in names]
             seconds = np.mean([float(r["fit_seconds"]) + float(r["transform_seconds"])
                                + float(r["probe_seconds"]) for r in mine])
-            ax.scatter(seconds, 100 * summary[f]["arms"][a][0],
-                       marker="o" if family.get(a) == "sslts" else "s")
-            ax.annotate(a, (seconds, 100 * summary[f]["arms"][a][0]), fontsize=7)
+            ax.scatter(seconds, 100 * summary[f]["arms"][a][0], color=colours[a],
+                       marker=style.get(family.get(a), ("-", "o"))[1], label=a)
         ax.set(xscale="log", xlabel="seconds per dataset (fit + transform + probe)",
                ylabel="suite mean accuracy (%)", title=f"{f:.0%} of the labels")
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     paths.append(out / f"{stem}_accuracy_vs_time.png")
     fig.tight_layout()
     fig.savefig(paths[1], dpi=120)
@@ -365,6 +368,9 @@ def _forecast_plot(cells, out: Path, stem: str) -> Path:
             ax.plot(hs, [np.mean([float(r["mse"]) for r in block[a, h]]) for h in hs],
                     marker="o", label=a)
         ax.set(xscale="log", title=f"{key[0]} {key[1]}", xlabel="horizon", ylabel="MSE")
+        horizons = sorted({h for _, h in block})
+        ax.set_xticks(horizons, [str(h) for h in horizons])
+        ax.minorticks_off()
         ax.legend(fontsize=6)
     for ax in axes.ravel()[len(keys):]:
         ax.axis("off")
