@@ -14,8 +14,8 @@ Environment variables (all optional):
     ``1`` skips the intersphinx inventories (no network access); by default each one is
     fetched once and used only when it can be reached, so an offline build still works.
 ``SSLTS_DATA``
-    Where :func:`sslts.load_dataset` looks first (the JapaneseVowels example downloads
-    the dataset once into ``~/.cache/sslts`` without it).
+    Where :func:`sslts.load_dataset` looks first (the examples need none of it: they
+    read only data bundled with sslts).
 """
 
 from __future__ import annotations

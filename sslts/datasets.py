@@ -1,7 +1,8 @@
 """Loading the UCR/UEA classification archives, and the example forecasting and anomaly data.
 
 Files are looked up, in order, in ``data_home`` (argument, else the ``SSLTS_DATA``
-environment variable), in the datasets bundled with sslts (GunPoint, BasicMotions),
+environment variable), in the datasets bundled with sslts (GunPoint, BasicMotions,
+JapaneseVowels),
 and in the download cache.  A directory may use the archive layout
 ``<home>/ucr/<Name>/<Name>_TRAIN.tsv``, ``<home>/uea/<Name>/<Name>_TRAIN.ts`` or the
 flat ``<home>/<Name>/<Name>_TRAIN.{tsv,ts}``; gzip-compressed files (``.gz``) are
@@ -48,7 +49,7 @@ __all__ = [
     "ETT_URL",
 ]
 
-BUNDLED_DATASETS = ("BasicMotions", "GunPoint")
+BUNDLED_DATASETS = ("BasicMotions", "GunPoint", "JapaneseVowels")
 DEFAULT_URL = "https://www.timeseriesclassification.com/aeon-toolkit/{name}.zip"
 ETT_URL = "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/{name}.csv"
 """Where :func:`fetch_ett` downloads an ETT file that is neither local nor bundled."""

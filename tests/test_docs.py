@@ -51,9 +51,9 @@ def test_coverage_check_reports_a_module_without_a_section(monkeypatch):
 
 
 def test_internal_helpers_stay_out_of_the_reference():
-    text = api_reference.render_index()
+    entries = re.findall(r"^   ([^:\s]\S*)$", api_reference.render_index(), flags=re.M)
     for path in api_reference.INTERNAL:
-        assert path.rsplit(".", 1)[1] not in text, path
+        assert path.removeprefix("sslts.") not in entries, path
 
 
 def test_api_index_lists_each_object_once_under_its_import_path():

@@ -39,6 +39,8 @@ DATA_FILES = (
     "sslts/data/GunPoint/GunPoint_TEST.tsv.gz",
     "sslts/data/BasicMotions/BasicMotions_TRAIN.ts.gz",
     "sslts/data/BasicMotions/BasicMotions_TEST.ts.gz",
+    "sslts/data/JapaneseVowels/JapaneseVowels_TRAIN.ts.gz",
+    "sslts/data/JapaneseVowels/JapaneseVowels_TEST.ts.gz",
     "sslts/data/forecast/ETTh1.csv.gz",
     "sslts/data/anomaly/135_UCR_Anomaly_InternalBleeding16_TRAIN.csv.gz",
     "sslts/data/anomaly/135_UCR_Anomaly_InternalBleeding16_TEST.csv.gz",
@@ -50,7 +52,8 @@ import sslts
 from sslts.datasets import fetch_ett, fetch_ucr_anomaly, load_dataset
 from sslts.evaluation import load_ett, load_ucr_anomaly
 
-shapes = [load_dataset(name, download=False)[0].shape for name in ("GunPoint", "BasicMotions")]
+shapes = [load_dataset(name, download=False)[0].shape
+          for name in ("GunPoint", "BasicMotions", "JapaneseVowels")]
 ett = load_ett("ETTh1", fetch_ett("ETTh1", download=False))
 anomaly = load_ucr_anomaly(fetch_ucr_anomaly("InternalBleeding16"))
 print(json.dumps({"file": sslts.__file__, "version": sslts.__version__,
@@ -174,7 +177,7 @@ def test_installed_wheel_imports_and_reads_its_bundled_data(installed, tmp_path)
     site = Path(python).parents[1]
     assert Path(report["file"]).is_relative_to(site), report["file"]  # not the checkout
     assert report["version"] == report["metadata_version"] == sslts.__version__
-    assert report["shapes"] == [[50, 150, 1], [40, 100, 6]]
+    assert report["shapes"] == [[50, 150, 1], [40, 100, 6], [270, 29, 12]]
     assert report["ett"] == [1, 14400, 14] and report["anomaly"] == 7501
 
 

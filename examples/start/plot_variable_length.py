@@ -7,9 +7,8 @@ cepstrum coefficients (channels) per frame, 7 to 29 frames per utterance. sslts
 takes such data as one array right-padded with ``NaN`` (or as a list of arrays of
 different lengths) and never lets the padding change a series' embedding.
 
-The dataset is not bundled: :func:`~sslts.load_dataset` reads it from
-``$SSLTS_DATA`` when it is there, else downloads it once (1 MB) into
-``~/.cache/sslts``.
+The dataset ships with sslts, so :func:`~sslts.load_dataset` reads it without a
+download.
 """
 
 # %%
