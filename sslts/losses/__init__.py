@@ -15,6 +15,13 @@ from .relation import (
     temporal_distance_class,
 )
 from .simsiam import masked_mse, negative_cosine, simsiam_loss
+from .soft_contrastive import (
+    soft_hierarchical_contrastive_loss,
+    soft_instance_contrastive_loss,
+    soft_instance_weights,
+    soft_temporal_contrastive_loss,
+    soft_temporal_weights,
+)
 from .two_view import (
     barlow_twins_loss,
     cross_correlation,
@@ -39,6 +46,11 @@ __all__ = [
     "masked_mse",
     "negative_cosine",
     "simsiam_loss",
+    "soft_hierarchical_contrastive_loss",
+    "soft_instance_contrastive_loss",
+    "soft_instance_weights",
+    "soft_temporal_contrastive_loss",
+    "soft_temporal_weights",
     "barlow_twins_loss",
     "cross_correlation",
     "info_nce_loss",
