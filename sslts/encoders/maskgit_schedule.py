@@ -392,7 +392,7 @@ def iterative_decode(prior, n_samples: int, class_ids=None, *, n_steps: int = 10
 
     Returns
     -------
-    tokens : LongTensor of shape (n_samples, N) or (n_samples, *token_shape)
+    tokens : LongTensor of shape (n_samples, N) or ``(n_samples, *token_shape)``
         Code ids in ``[0, n_codes)``, never ``mask_id``.
 
     Examples
