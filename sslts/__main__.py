@@ -42,7 +42,10 @@ def main(argv=None) -> int:
                         help="torch CPU threads during fit/transform (1 on a busy machine)")
     args = parser.parse_args(argv)
 
-    X_train, y_train, X_test, y_test = load_dataset(args.dataset, data_home=args.data_home)
+    try:
+        X_train, y_train, X_test, y_test = load_dataset(args.dataset, data_home=args.data_home)
+    except (OSError, ValueError) as exc:  # a name, a folder or the network: say which
+        parser.exit(2, f"sslts: error: {exc}\n")
     X_train, X_test = ts2vec_normalise(args.dataset, X_train, X_test)
     params = {"device": args.device, "random_state": args.seed, "verbose": args.verbose,
               "n_threads": args.n_threads}

@@ -9,12 +9,14 @@ intra-op threads for the duration of one call (:func:`thread_limit`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from numbers import Integral
 
 import torch
 
-__all__ = ["PRECISIONS", "maybe_compile", "precision_context", "thread_limit"]
+__all__ = ["PRECISIONS", "cpu_supports_bf16", "maybe_compile", "precision_context",
+           "thread_limit"]
 
 PRECISIONS = ("float32", "tf32", "bf16")
 
@@ -28,14 +30,24 @@ def precision_context(precision: str, device: torch.device):
       storage, ~10-bit mantissa products); the previous flags are restored on exit.
       No effect on other devices (a warning says so);
     - ``"bf16"``: ``torch.autocast`` to bfloat16.  Losses that are unsafe in
-      bfloat16 (TS2Vec's log-sum-exp) turn autocast off and run in float32.
+      bfloat16 (TS2Vec's log-sum-exp) turn autocast off and run in float32.  On a CPU
+      whose oneDNN has no bfloat16 kernels (e.g. AVX2-only x86), the enclosed code
+      runs in float32, with a warning.
 
     Parameters
     ----------
     precision : {"float32", "tf32", "bf16"}
     device : torch.device
     """
-    if precision == "bf16":
+    if precision == "bf16" and device.type == "cpu" and not cpu_supports_bf16():
+        warnings.warn(
+            "precision='bf16' needs bfloat16 kernels that this CPU lacks (oneDNN "
+            "could not build a bfloat16 LSTM); computing in float32.",
+            UserWarning,
+            stacklevel=3,
+        )
+        yield
+    elif precision == "bf16":
         if device.type == "cuda" and not torch.cuda.is_bf16_supported():
             raise ValueError(
                 f"precision='bf16' needs a GPU with bfloat16 support; {device} has none. "
@@ -58,6 +70,33 @@ def precision_context(precision: str, device: torch.device):
                 stacklevel=3,
             )
         yield
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_supports_bf16() -> bool:
+    """Whether this CPU runs every bfloat16 kernel sslts uses (probed once per process).
+
+    oneDNN builds bfloat16 LSTM kernels only on CPUs with native bfloat16 support
+    (AVX512-BF16 or AMX); elsewhere (AVX2-only CPUs, or ``ONEDNN_MAX_CPU_ISA=AVX2``) it
+    raises "could not create a primitive descriptor".  A one-step LSTM under bfloat16
+    autocast tells.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> isinstance(cpu_supports_bf16(), bool)
+    True
+    """
+    lstm = torch.nn.LSTM(1, 2, batch_first=True)
+    try:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            lstm(torch.zeros(1, 1, 1))
+    except RuntimeError:
+        return False
+    return True
 
 
 def maybe_compile(module: torch.nn.Module, enabled: bool) -> torch.nn.Module:

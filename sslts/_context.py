@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .schedules import SchedulerConfig
-from .utils.devices import get_device_rng_state, set_device_rng_state, to_cpu
+from .utils.devices import to_cpu
 from .utils.torch_utils import RandomStreams
 
 __all__ = ["TrainContext"]
@@ -213,8 +213,6 @@ class TrainContext:
             "device_type": device.type,
             "rng_numpy": self.rng.numpy.bit_generator.state,
             "rng_torch": self.rng.torch.get_state(),
-            "torch_cpu": torch.get_rng_state(),
-            "torch_cuda": get_device_rng_state(device),
             "optimizer": to_cpu(self.optimizer.state_dict()),
             "scheduler": None if self.scheduler is None else self.scheduler.scheduler.state_dict(),
             "callbacks": [[type(cb).__name__, cb.state_dict()] for cb in self.callbacks],
@@ -222,13 +220,11 @@ class TrainContext:
         }
 
     def load_state_dict(self, run: dict) -> None:
-        """Continue a checkpointed run (call inside the fit's ``seeded_torch``)."""
+        """Continue a checkpointed run."""
         self.start_iter, self.start_epoch = run["start_iter"], run["start_epoch"]
         self.rng.numpy.bit_generator.state = run["rng_numpy"]
-        torch.set_rng_state(run["torch_cpu"])
         if run["device_type"] == self.rng.device.type:  # other device: fresh device draws
             self.rng.torch.set_state(run["rng_torch"])
-            set_device_rng_state(run["torch_cuda"], self.rng.device)
         self.optimizer.load_state_dict(run["optimizer"])
         # The scheduler is built after the on_fit_start hooks; the loop restores it then.
         self.saved_scheduler = run["scheduler"]

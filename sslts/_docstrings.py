@@ -82,6 +82,9 @@ SHARED_ATTRIBUTES: dict[str, tuple[str, str]] = {
 Number of time steps of the (padded) training array, as scikit-learn counts the
 features of a 2-D input."""),
     "input_layout_": ("str", "The layout ``fit`` read, which ``transform`` reads too."),
+    "n_features_out_": ("int", """\
+Size of the instance embeddings of the fitted network (the width of ``transform``'s
+output at ``level="instance"``)."""),
     "loss_history_": ("list of float", "Mean training loss of each epoch."),
     "n_iter_": ("int", "Optimiser steps taken so far (cumulative over warm starts)."),
     "n_epochs_": ("int", "Epochs run so far (cumulative over warm starts)."),

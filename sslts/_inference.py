@@ -10,8 +10,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import encoding
 from ._accelerate import thread_limit
+from .encoding import ENCODE_CONSTRAINTS
 from .utils.devices import fallback_device
-from .utils.validation import check_finite_embeddings, check_time_series
+from .utils.series import mark_padding
+from .utils.validation import check_finite_embeddings, check_time_series, validate_arguments
 
 __all__ = ["InferenceMixin", "encode_in_batches", "inference_batch_size"]
 
@@ -108,30 +110,13 @@ def encode_in_batches(
 
 
 class InferenceMixin:
-    """``transform``, ``encode`` and feature names of :class:`~sslts.base.BaseSSLTransformer`.
+    """``encode`` and feature names of :class:`~sslts.base.BaseSSLTransformer`.
 
     Relies on the estimator's hooks ``embed``, ``min_length``, ``min_length_source``,
     ``embedding_dims`` and ``valid_levels``, and on ``_inference_module``,
     ``_check_level``, ``_precision`` and ``_accelerated``; runs under the estimator's
     ``n_threads``.
     """
-
-    def transform(self, X):
-        """Embed series with the trained encoder.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_series, n_timestamps[, n_channels]) or list of arrays
-            Series to embed (in the layout seen in ``fit``); the channel count must
-            match ``fit``.
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_series, n_features_out) for ``level="instance"`` \
-                or (n_series, n_timestamps, n_features_out) for ``level="timestamp"``
-            float32 embeddings.
-        """
-        return self.encode(X)
 
     def encode(
         self,
@@ -143,6 +128,7 @@ class InferenceMixin:
         sliding_length: int | None = None,
         sliding_padding: int = 0,
         encoding_window=None,
+        mask_padding: bool = True,
     ):
         """Embed series at any level without changing the ``level`` parameter.
 
@@ -170,6 +156,11 @@ class InferenceMixin:
         encoding_window : {None, "full_series", "multiscale"} or int, default=None
             Max-pool the timestamp embeddings: into one vector per series, at several
             scales, or over a centred window of that many steps.
+        mask_padding : bool, default=True
+            Timestamp embeddings only: NaN at the steps after the end of a shorter
+            series (its NaN right-padding), which hold no data; False returns what the
+            network computes there.  Missing values inside a series keep their
+            embeddings either way.
 
         Returns
         -------
@@ -197,15 +188,20 @@ class InferenceMixin:
         >>> enc.encode(X, causal=True, sliding_padding=10).shape
         (3, 40, 4)
         """
+        validate_arguments(ENCODE_CONSTRAINTS, {
+            "level": level, "batch_size": batch_size, "causal": causal,
+            "sliding_length": sliding_length, "sliding_padding": sliding_padding,
+            "encoding_window": encoding_window, "mask_padding": mask_padding},
+            f"{type(self).__name__}.encode")
         with thread_limit(self.n_threads):
             return self._encode(
                 X, level=level, batch_size=batch_size, causal=causal,
                 sliding_length=sliding_length, sliding_padding=sliding_padding,
-                encoding_window=encoding_window,
+                encoding_window=encoding_window, mask_padding=mask_padding,
             )
 
     def _encode(self, X, *, level, batch_size, causal, sliding_length, sliding_padding,
-                encoding_window):
+                encoding_window, mask_padding):
         check_is_fitted(self, "module_")
         if causal or sliding_length is not None or sliding_padding or (
             encoding_window is not None
@@ -219,14 +215,14 @@ class InferenceMixin:
             return encoding.encode(
                 self, X, level=level, batch_size=batch_size, causal=causal,
                 sliding_length=sliding_length, sliding_padding=sliding_padding,
-                encoding_window=encoding_window,
+                encoding_window=encoding_window, mask_padding=mask_padding,
             )
         level = self.level if level is None else level
         self._check_level(level)
         if isinstance(X, np.ndarray) and X.ndim >= 2:
             block = max(1, _ENCODE_BLOCK_VALUES // max(1, X[:1].size))
             if len(X) > block:
-                return self._encode_in_blocks(X, level, batch_size, block)
+                return self._encode_in_blocks(X, level, batch_size, block, mask_padding)
         X = check_time_series(
             X, n_channels=self.n_channels_, estimator=self,
             min_timestamps=self.min_length(False),
@@ -244,9 +240,12 @@ class InferenceMixin:
             self._precision, name=type(self).__name__,
         )
         check_finite_embeddings(X, Z, estimator=self)
+        if level == "timestamp" and mask_padding:  # after a series' end: no data
+            Z = mark_padding(Z, X)
         return Z
 
-    def _encode_in_blocks(self, X: np.ndarray, level: str, batch_size, block: int) -> np.ndarray:
+    def _encode_in_blocks(self, X: np.ndarray, level: str, batch_size, block: int,
+                          mask_padding: bool) -> np.ndarray:
         """Validate and encode ``block`` series at a time into one preallocated output.
 
         Validation copies and scans its input, so doing it per block keeps the
@@ -257,7 +256,8 @@ class InferenceMixin:
         for start in range(0, len(X), block):
             stop = min(start + block, len(X))
             try:
-                Z = self.encode(X[start:stop], level=level, batch_size=batch_size)
+                Z = self.encode(X[start:stop], level=level, batch_size=batch_size,
+                                mask_padding=mask_padding)
             except ValueError as exc:  # its series indices count from ``start``
                 raise ValueError(f"In X[{start}:{stop}]: {exc}") from exc
             if out is None:
@@ -290,5 +290,5 @@ class InferenceMixin:
                 "3-D array. Use level='instance' with set_output(transform='pandas')."
             )
         prefix = type(self).__name__.lower()
-        n_out = self.embedding_dims("instance")
+        n_out = self.n_features_out_  # the fitted network's, whatever the parameters say now
         return np.asarray([f"{prefix}{i}" for i in range(n_out)], dtype=object)

@@ -31,10 +31,11 @@ import torch
 
 from . import distributed
 from ._context import TrainContext
-from .callbacks import Checkpoint, EarlyStopping, PrintLog, ProgressBar
+from .callbacks import Callback, Checkpoint, EarlyStopping, PrintLog, ProgressBar
+from .encoders.dropout import dropout_generator
 from .exceptions import TrainingDivergedError
 from .schedules import SchedulerConfig
-from .utils.devices import device_data, empty_cache, seeded_torch, to_cpu
+from .utils.devices import device_data, empty_cache, to_cpu
 from .utils.torch_utils import RandomStreams, running_average_
 
 __all__ = ["HOOKS", "TrainingLoop", "TrainingRun", "TrainingStep"]
@@ -224,7 +225,7 @@ class TrainingLoop:
 
         The method's step runs without gradient, with dropout active (the views of
         dropout-based methods need it) but batch norm in eval mode, so the held-out
-        series never change the running statistics, and in forked random states, so
+        series never change the running statistics, and from random streams of its own, so
         training draws the same numbers with or without a validation set.
         """
         ctx, est = self.ctx, self.ctx.estimator
@@ -234,7 +235,8 @@ class TrainingLoop:
             state=ctx.state, seed=ctx.seed, input_shape=ctx.input_shape,
         )
         total, count = 0.0, 0
-        with seeded_torch(ctx.seed + 2, est.device_), _batch_norm_frozen(module):
+        dropout = RandomStreams(ctx.seed + 2, ctx.rng.device).torch
+        with dropout_generator(dropout), _batch_norm_frozen(module):
             with torch.no_grad(), self.precision():
                 for start in range(0, len(ctx.validation), ctx.batch_size):
                     batch = ctx.validation[start : start + ctx.batch_size].to(est.device_)
@@ -271,11 +273,10 @@ class TrainingRun:
         est = self.est
         callbacks = copy.deepcopy(list(est.callbacks or []))
         for cb in callbacks:
-            missing = [h for h in ("on_fit_start", "state_dict") if not hasattr(cb, h)]
-            if missing:
+            if not isinstance(cb, Callback):
                 raise TypeError(
-                    f"callbacks must be sslts.callbacks.Callback instances; {cb!r} has no "
-                    f"{missing}. Subclass Callback and override the hooks you need."
+                    f"callbacks must be sslts.callbacks.Callback instances; got {cb!r}. "
+                    "Subclass Callback and override the hooks you need."
                 )
         if est.n_iter_no_change is not None:
             callbacks.append(EarlyStopping(patience=est.n_iter_no_change, tol=est.tol))
@@ -289,6 +290,8 @@ class TrainingRun:
             ))
         if sum(isinstance(cb, Checkpoint) for cb in callbacks) > 1:
             raise ValueError("Pass at most one Checkpoint (in callbacks or to fit).")
+        for cb in callbacks:
+            cb.validate_params()
         return sorted(callbacks, key=lambda cb: isinstance(cb, Checkpoint))
 
     def context(self, X, run: dict | None, warm: bool) -> TrainContext:
@@ -343,7 +346,8 @@ class TrainingRun:
         status = "failed"  # until the loop returns, or a handled fault says otherwise
         est.module_.train()
         try:
-            with seeded_torch(ctx.seed, est.device_):
+            # Dropout draws from the fit's generator: torch's global one is never used.
+            with dropout_generator(ctx.rng.torch):
                 if run is not None:
                     ctx.load_state_dict(run)
                 try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib
 import os
 import warnings
 from pathlib import Path
@@ -29,24 +30,58 @@ __all__ = [
     "load",
     "read_payload",
     "restore_estimator",
+    "Unsaveable",
     "from_plain",
+    "plain_params",
     "to_plain",
 ]
 
 _FORMAT_VERSION = 1
 _NDARRAY = "__sslts_ndarray__"
+_CALLABLE = "__sslts_callable__"
 # Private attributes that are rebuilt (modules) or stored under their own key.
 _NOT_PRIVATE = ("_optimizer_state",)
 # Training-time objects, not model state: never written to a file.
 _NOT_SAVED = ("callbacks", "callbacks_")
 
 
-class _Unsaveable(TypeError):
-    """A value that cannot be written as plain data."""
+class Unsaveable(TypeError):
+    """A value that cannot be written as plain data (the message says which and why)."""
+
+
+def _importable_name(obj) -> str | None:
+    """``"module:qualname"`` when importing it gives back ``obj`` itself, else None."""
+    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", "")
+    if not module or "<" in qualname:  # lambdas and functions defined inside functions
+        return None
+    try:
+        found = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError):
+        return None
+    return f"{module}:{qualname}" if found is obj else None
+
+
+def _import_name(name: str):
+    module, qualname = name.split(":")
+    found = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found
 
 
 def to_plain(value):
-    """``value`` as plain data for a ``weights_only`` file; raises :class:`_Unsaveable`."""
+    """``value`` as plain data for a ``weights_only`` file.
+
+    Numbers, strings, numpy scalars and arrays, tensors, lists, tuples and dicts of
+    them; functions and classes by their importable name (``"module:qualname"``).
+
+    Raises
+    ------
+    Unsaveable
+        Anything else, e.g. a lambda or a function defined inside another one.
+    """
     if type(value) in (bool, int, float, str, type(None)):
         return value
     if isinstance(value, np.generic) and value.dtype.kind in "biuf":
@@ -59,7 +94,16 @@ def to_plain(value):
         return type(value)(to_plain(v) for v in value)
     if isinstance(value, dict) and all(isinstance(k, (str, int)) for k in value):
         return {k: to_plain(v) for k, v in value.items()}
-    raise _Unsaveable(type(value).__name__)
+    if callable(value):
+        name = _importable_name(value)
+        if name is None:
+            raise Unsaveable(
+                f"{value!r} cannot be saved: only a function or class that can be imported "
+                "by its name (defined at the top level of a module) can; a lambda, a "
+                "functools.partial or a function defined inside another cannot"
+            )
+        return {_CALLABLE: name}
+    raise Unsaveable(f"a {type(value).__name__} is not plain data")
 
 
 def from_plain(value):
@@ -67,6 +111,8 @@ def from_plain(value):
     if isinstance(value, dict):
         if set(value) == {_NDARRAY}:
             return value[_NDARRAY].numpy()
+        if set(value) == {_CALLABLE}:
+            return _import_name(value[_CALLABLE])
         return {k: from_plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(from_plain(v) for v in value)
@@ -78,21 +124,45 @@ def _plain_attributes(est, names) -> dict:
     for name in names:
         try:
             out[name] = to_plain(est.__dict__[name])
-        except _Unsaveable as exc:
+        except Unsaveable as exc:
             warnings.warn(
-                f"{type(est).__name__}.{name} holds a {exc} and is not saved.",
+                f"{type(est).__name__}.{name} is not saved: {exc}.",
                 RuntimeWarning,
                 stacklevel=4,
             )
     return out
 
 
+def plain_params(est) -> dict:
+    """``est``'s parameters as plain data (a RandomState instance becomes None).
+
+    Raises
+    ------
+    ValueError
+        A parameter cannot be saved; the message names it and says what to do.
+    """
+    params = {k: v for k, v in est.get_params(deep=False).items() if k not in _NOT_SAVED}
+    if isinstance(params.get("random_state"), np.random.RandomState):
+        params["random_state"] = None  # a generator's state is not a parameter value
+    params = {k: str(v) if isinstance(v, torch.device) else v for k, v in params.items()}
+    try:
+        return {k: to_plain(v) for k, v in params.items()}
+    except Unsaveable:
+        bad = {}
+        for k, v in params.items():
+            try:
+                to_plain(v)
+            except Unsaveable as exc:
+                bad[k] = exc
+        raise ValueError(
+            f"{type(est).__name__} cannot be saved or checkpointed: "
+            + "; ".join(f"{k}={params[k]!r}: {exc}" for k, exc in bad.items())
+            + ". Pickle it instead (pickle or joblib keep any picklable object)."
+        ) from None
+
+
 def estimator_payload(est) -> dict:
     """Everything needed to rebuild the fitted ``est``."""
-    params = {k: v for k, v in est.get_params(deep=False).items() if k not in _NOT_SAVED}
-    if not isinstance(params.get("random_state"), (int, type(None))):
-        params["random_state"] = None  # a RandomState instance is not plain data
-    params = {k: str(v) if isinstance(v, torch.device) else v for k, v in params.items()}
     keys = [k for k in est.__dict__ if not k.startswith("__")]
     fitted = [
         k for k in keys if k.endswith("_") and not k.startswith("_") and k not in _NOT_SAVED
@@ -108,7 +178,7 @@ def estimator_payload(est) -> dict:
     return {
         "sslts_format": _FORMAT_VERSION,
         "class": type(est).__name__,
-        "params": to_plain(params),
+        "params": plain_params(est),
         "fitted": _plain_attributes(est, fitted),
         "private": _plain_attributes(est, private),
         "device": str(est.device_),
@@ -119,11 +189,34 @@ def estimator_payload(est) -> dict:
 
 
 def atomic_save(payload: dict, path) -> None:
-    """Write ``payload`` so that ``path`` is never left half-written (e.g. on Ctrl-C)."""
+    """Write ``payload`` so that ``path`` is never left half-written (e.g. on Ctrl-C).
+
+    The file is written next to ``path`` and renamed over it.  Only a regular file is
+    ever replaced.
+
+    Raises
+    ------
+    OSError
+        ``path`` exists and is not a regular file (a folder, a device, a pipe), or the
+        write failed (a full disk, no permission); no partial file is left behind.
+    """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise IsADirectoryError(
+            f"{path} exists and is not a regular file; save to a file path instead."
+        ) if path.is_dir() else OSError(
+            f"{path} exists and is not a regular file (a device, pipe or socket); it was "
+            "left alone. Save to a file path instead."
+        )
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise OSError(f"Could not write {path}: {exc}") from exc
 
 
 def save(est, path) -> None:

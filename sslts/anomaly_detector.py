@@ -20,11 +20,12 @@ from .anomaly_scores import (
     ts2vec_threshold,
 )
 from .base import store_init_arguments
+from .utils.validation import StrictParamsMixin
 
 __all__ = ["EmbeddingAnomalyDetector"]
 
 
-class EmbeddingAnomalyDetector(OutlierMixin, BaseEstimator):
+class EmbeddingAnomalyDetector(StrictParamsMixin, OutlierMixin, BaseEstimator):
     """Flag the timestamps whose embedding changes when they are hidden.
 
     TS2Vec's streaming protocol: every timestamp ``t`` is embedded from its causal
@@ -127,7 +128,7 @@ class EmbeddingAnomalyDetector(OutlierMixin, BaseEstimator):
         "n_diffs": [Interval(Integral, 0, None, closed="left"), StrOptions({"adf"})],
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
         "beta": [Interval(Real, 0, None, closed="left")],
-        "threshold": [Real, None],
+        "threshold": [Interval(Real, None, None, closed="neither"), None],
         "delay": [Interval(Integral, 0, None, closed="left")],
         "fit_window": [Interval(Integral, 1, None, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],

@@ -228,11 +228,12 @@ def _nan_last_encode(encoder, windows, batch_size):
     keep = ~np.isnan(hidden).all(axis=(1, 2))
     result = None
     if keep.any():
-        out = encoder.encode(hidden[keep], level="timestamp", batch_size=batch_size)
+        out = encoder.encode(hidden[keep], level="timestamp", batch_size=batch_size,
+                             mask_padding=False)  # the hidden last step is wanted
         result = np.full((len(hidden),) + out.shape[1:], np.nan, np.float32)
         result[keep] = out
     if result is None:  # the width is unknown without one embedding: ask for it
-        width = encoder.encode(windows[:1], level="timestamp").shape[-1]
+        width = encoder.encode(windows[:1], level="timestamp", mask_padding=False).shape[-1]
         result = np.full(hidden.shape[:2] + (width,), np.nan, np.float32)
     return result
 

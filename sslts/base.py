@@ -48,8 +48,8 @@ from ._inference import InferenceMixin
 from ._loop import TrainingRun
 from ._persistence import PersistenceMixin, load, restore_estimator
 from .callbacks import Checkpoint
-from .utils.devices import fallback_device, resolve_device, seeded_torch
-from .utils.validation import check_time_series
+from .utils.devices import check_network_fits, fallback_device, resolve_device, seeded_torch
+from .utils.validation import StrictParamsMixin, check_time_series
 
 __all__ = ["BaseSSLTransformer", "Checkpoint", "load", "store_init_arguments"]
 
@@ -71,7 +71,8 @@ _RENAMED_HOOKS = {
 }
 
 
-class BaseSSLTransformer(InferenceMixin, PersistenceMixin, TransformerMixin, BaseEstimator):
+class BaseSSLTransformer(InferenceMixin, PersistenceMixin, StrictParamsMixin, TransformerMixin,
+                         BaseEstimator):
     """Base class of self-supervised time-series transformers.
 
     Not meant to be instantiated: use one of the method classes (e.g.
@@ -125,6 +126,9 @@ class BaseSSLTransformer(InferenceMixin, PersistenceMixin, TransformerMixin, Bas
     average_weights: bool = False
     #: Parameters that bound training memory, named when a fit runs out of it.
     memory_params: tuple[str, ...] = ("batch_size", "max_train_length")
+    #: Fewest series a training step can take (2 where batch statistics are computed:
+    #: batch norm, contrastive negatives); ``batch_size`` and micro-batches are held to it.
+    min_batch_size: int = 1
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -132,6 +136,8 @@ class BaseSSLTransformer(InferenceMixin, PersistenceMixin, TransformerMixin, Bas
         merged: dict = {}
         for klass in reversed(cls.__mro__):
             merged.update(vars(klass).get("parameter_constraints", {}))
+        if "batch_size" not in vars(cls).get("parameter_constraints", {}):
+            merged["batch_size"] = [Interval(Integral, cls.min_batch_size, None, closed="left")]
         cls._parameter_constraints = merged
         if "__init__" in vars(cls):
             _check_signature(cls)
@@ -330,6 +336,25 @@ class BaseSSLTransformer(InferenceMixin, PersistenceMixin, TransformerMixin, Bas
         """Called when ``fit`` ends, however it ends (``ctx.logs["status"]``)."""
 
     # ------------------------------------------------------------- public API
+    def transform(self, X):
+        """Embed series with the trained encoder.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_series, n_timestamps[, n_channels]) or list of arrays
+            Series to embed (in the layout seen in ``fit``); the channel count must
+            match ``fit``.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_series, n_features_out) for ``level="instance"`` \
+                or (n_series, n_timestamps, n_features_out) for ``level="timestamp"``
+            float32 embeddings; a pandas DataFrame after ``set_output(transform="pandas")``
+            (instance level).  At the timestamp level, the steps after the end of a
+            shorter series (its NaN padding) are NaN.
+        """
+        return self.encode(X)
+
     def fit(self, X, y=None, *, checkpoint=None):
         """Train the self-supervised encoder on ``X``.
 
@@ -383,6 +408,7 @@ class BaseSSLTransformer(InferenceMixin, PersistenceMixin, TransformerMixin, Bas
         elif not warm:
             self._initialise(X)
         else:
+            self._check_same_network()
             self.device_ = fallback_device(self.device_)
             self.module_.to(self.device_)
         self.input_layout_ = self.input_layout
@@ -405,7 +431,10 @@ class BaseSSLTransformer(InferenceMixin, PersistenceMixin, TransformerMixin, Bas
         self.n_features_in_ = X.shape[1]
         self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         with seeded_torch(self._seed, self.device_):
+            check_network_fits(self, self.device_)
             self.module_ = self.build_module(self.n_channels_).to(self.device_)
+        self.n_features_out_ = self.embedding_dims("instance")
+        self._built_with = {k: repr(v) for k, v in self.get_params(deep=False).items()}
         self.averaged_module_ = None
         if self.average_weights:
             self.averaged_module_ = copy.deepcopy(self.module_)
@@ -414,6 +443,24 @@ class BaseSSLTransformer(InferenceMixin, PersistenceMixin, TransformerMixin, Bas
         self.loss_history_ = []
         self.n_iter_ = 0
         self.n_epochs_ = 0
+
+    def _check_same_network(self) -> None:
+        """Refuse a warm start whose parameters now describe another network.
+
+        The fitted network is kept, so a changed ``output_dims`` (or dropout, depth,
+        ...) would silently have no effect.
+        """
+        with seeded_torch(0, torch.device("cpu")):
+            wanted = repr(self.build_module(self.n_channels_))
+        if wanted != repr(self.module_).replace("SyncBatchNorm", "BatchNorm"):
+            built = getattr(self, "_built_with", {})
+            changed = sorted(k for k, v in self.get_params(deep=False).items()
+                             if k in built and built[k] != repr(v))
+            raise ValueError(
+                f"warm_start=True continues the fitted network, but the parameters now "
+                f"describe another one (changed since it was built: {changed}). Set them "
+                "back to continue training it, or set warm_start=False to train a new one."
+            )
 
     def _budget(self, X: np.ndarray) -> tuple[int | None, int | None]:
         if self.n_epochs is None and self.n_iters is None:

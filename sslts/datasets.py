@@ -24,6 +24,7 @@ name the file and line of a malformed value.
 
 from __future__ import annotations
 
+import difflib
 import gzip
 import hashlib
 import io
@@ -36,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .utils.validation import pad_series_list
+from .utils.series import pad_series_list
 
 __all__ = [
     "load_dataset",
@@ -119,7 +120,8 @@ def list_datasets(data_home=None) -> list[str]:
     return sorted(names)
 
 
-def load_dataset(name: str, data_home=None, *, download: bool = True, url: str | None = None):
+def load_dataset(name: str, data_home=None, *, download: bool | None = None,
+                 url: str | None = None):
     """Load a UCR/UEA classification dataset with its official train/test split.
 
     Parameters
@@ -129,8 +131,11 @@ def load_dataset(name: str, data_home=None, *, download: bool = True, url: str |
     data_home : str or path-like, default=None
         Directory holding the archive; defaults to ``$SSLTS_DATA``.  Bundled and
         cached datasets are found without it.
-    download : bool, default=True
-        Download the dataset into the cache when it is not found locally.
+    download : bool, default=None
+        Download the dataset into the cache when it is not found locally.  None (the
+        default) downloads only when no data home was given (``data_home`` or
+        ``$SSLTS_DATA``): a data home means "use what is there", so a misspelt name
+        fails at once, offline, with the folders searched and the closest names.
     url : str, default=None
         URL template with a ``{name}`` field; defaults to ``$SSLTS_DATA_URL`` or the
         timeseriesclassification.com archive.
@@ -154,11 +159,8 @@ def load_dataset(name: str, data_home=None, *, download: bool = True, url: str |
     homes = _data_homes(data_home)
     files = _find_split_files(name, homes)
     if files is None:
-        if not download:
-            raise FileNotFoundError(
-                f"Dataset {name!r} was not found in {[str(h) for h in homes]} and "
-                "download=False."
-            )
+        if not (not _user_homes(data_home) if download is None else download):
+            raise FileNotFoundError(_not_found(name, data_home, homes))
         _download(name, url or os.environ.get("SSLTS_DATA_URL", DEFAULT_URL))
         files = _find_split_files(name, [_cache_dir()])
         if files is None:
@@ -176,6 +178,19 @@ def load_dataset(name: str, data_home=None, *, download: bool = True, url: str |
         )
     y_train, y_test = _convert_labels(np.concatenate([y_train, y_test]), len(y_train))
     return X_train, y_train, X_test, y_test
+
+
+def _not_found(name: str, data_home, homes: list[Path]) -> str:
+    """The error for a dataset found nowhere: where it looked, what is close, what to do."""
+    known = sorted(set(list_datasets(data_home)) | set(BUNDLED_DATASETS))
+    by_case = [k for k in known if k.lower() == name.lower()]
+    close = by_case or difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return (
+        f"Dataset {name!r} was not found in {[str(h) for h in homes]} (as "
+        f"<home>/[ucr|uea]/{name}/{name}_TRAIN.tsv or .ts, gzipped or not).{hint} "
+        "Pass download=True to fetch it from the archive."
+    )
 
 
 def _pad_to(X: np.ndarray, length: int) -> np.ndarray:

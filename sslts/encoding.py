@@ -38,9 +38,30 @@ import torch
 import torch.nn.functional as F
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .utils.validation import check_time_series
+from .utils.series import mark_padding
+from .utils.validation import Interval, StrOptions, check_time_series, validate_arguments
 
-__all__ = ["CHUNK_VALUES", "causal_encode", "encode", "max_pool_window", "sliding_encode"]
+__all__ = [
+    "CHUNK_VALUES",
+    "ENCODE_CONSTRAINTS",
+    "causal_encode",
+    "encode",
+    "max_pool_window",
+    "sliding_encode",
+]
+
+#: The constraints of the keyword arguments of :func:`encode` and of every estimator's
+#: ``encode`` (checked before anything is computed).
+ENCODE_CONSTRAINTS = {
+    "level": [str, None],
+    "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+    "causal": ["boolean"],
+    "sliding_length": [Interval(Integral, 1, None, closed="left"), None],
+    "sliding_padding": [Interval(Integral, 0, None, closed="left")],
+    "encoding_window": [StrOptions({"full_series", "multiscale"}),
+                        Interval(Integral, 1, None, closed="left"), None],
+    "mask_padding": ["boolean"],
+}
 
 CHUNK_VALUES = 2**24
 """Embedding values (float32, 64 MB) computed per call to the estimator's ``encode``
@@ -57,6 +78,7 @@ def encode(
     sliding_length: int | None = None,
     sliding_padding: int = 0,
     encoding_window=None,
+    mask_padding: bool = True,
 ):
     """Embed series with TS2Vec's encoding modes (the keyword arguments of its ``encode``).
 
@@ -80,6 +102,8 @@ def encode(
         Steps of context around (before, when ``causal``) each block.
     encoding_window : {None, "full_series", "multiscale"} or int, default=None
         Max-pooling of the embeddings, see the module description.
+    mask_padding : bool, default=True
+        NaN embeddings at the steps after the end of a shorter series.
 
     Returns
     -------
@@ -100,14 +124,16 @@ def encode(
     >>> encode(enc, X, encoding_window="multiscale").shape  # kernels 3, 5, 9, 17, 33, 65
     (3, 40, 24)
     """
+    validate_arguments(ENCODE_CONSTRAINTS, {
+        "level": level, "batch_size": batch_size, "causal": causal,
+        "sliding_length": sliding_length, "sliding_padding": sliding_padding,
+        "encoding_window": encoding_window, "mask_padding": mask_padding}, "encode")
     if level not in (None, "timestamp"):
         raise ValueError(
             f"level={level!r} cannot be combined with causal, sliding or encoding_window "
             "modes, which work on timestamp embeddings; pass level='timestamp' (or None), "
             "or encoding_window='full_series' for one vector per series."
         )
-    if not isinstance(causal, (bool, np.bool_)):
-        raise ValueError(f"causal must be True or False, got {causal!r}.")
     if sliding_length is None and sliding_padding and not causal:
         raise ValueError(
             f"sliding_padding={sliding_padding} needs sliding_length (or causal=True); "
@@ -123,10 +149,12 @@ def encode(
         causal=bool(causal),
         encoding_window=encoding_window,
         batch_size=batch_size,
+        mask_padding=mask_padding,
     )
 
 
-def causal_encode(estimator, X, *, padding: int = 200, batch_size: int | None = None):
+def causal_encode(estimator, X, *, padding: int = 200, batch_size: int | None = None,
+                  mask_padding: bool = True):
     """Embed every timestamp ``t`` from its causal window ``[t - padding, t]``.
 
     TS2Vec's forecasting and anomaly encodings (``causal=True, sliding_length=1,
@@ -143,6 +171,8 @@ def causal_encode(estimator, X, *, padding: int = 200, batch_size: int | None = 
         Past steps each window holds besides ``t`` itself.
     batch_size : int, default=None
         Windows per forward pass.
+    mask_padding : bool, default=True
+        NaN at the steps after the end of a shorter series.
 
     Returns
     -------
@@ -150,7 +180,7 @@ def causal_encode(estimator, X, *, padding: int = 200, batch_size: int | None = 
         NaN at timestamps whose window holds no observed value.
     """
     return sliding_encode(estimator, X, sliding_length=1, sliding_padding=padding, causal=True,
-                          batch_size=batch_size)
+                          batch_size=batch_size, mask_padding=mask_padding)
 
 
 def sliding_encode(
@@ -163,6 +193,7 @@ def sliding_encode(
     encoding_window=None,
     batch_size: int | None = None,
     embed=None,
+    mask_padding: bool = True,
 ):
     """Sliding (or whole-series) inference with optional pooling.
 
@@ -192,7 +223,10 @@ def sliding_encode(
         to timestamp embeddings (n_windows, window_length, D); the default is
         ``estimator.encode(windows, level="timestamp", batch_size=batch_size)``.  A hook
         for other inference rules, e.g. masking a step
-        (:func:`sslts.evaluation.mask_last_encode`).
+        (:func:`sslts.anomaly_scores.mask_last_encode`).
+    mask_padding : bool, default=True
+        Give the steps after the end of a shorter series (its NaN right-padding) NaN
+        embeddings; False keeps what the windows that reach them compute.
 
     Returns
     -------
@@ -216,11 +250,14 @@ def sliding_encode(
         def embed(windows):
             if layout == "channels_first":
                 windows = windows.transpose(0, 2, 1)
-            return estimator.encode(windows, level="timestamp", batch_size=batch_size)
-    _check_int("sliding_padding", sliding_padding, 0)
-    if sliding_length is not None:
-        _check_int("sliding_length", sliding_length, 1)
-    _check_window(encoding_window)
+            # A window's last steps may be a gap inside the series: the padding of
+            # the series is masked once, below, not per window.
+            return estimator.encode(windows, level="timestamp", batch_size=batch_size,
+                                    mask_padding=False)
+    validate_arguments(ENCODE_CONSTRAINTS, {
+        "sliding_length": sliding_length, "sliding_padding": sliding_padding,
+        "encoding_window": encoding_window, "causal": causal, "batch_size": batch_size,
+        "mask_padding": mask_padding}, "sliding_encode")
     X = check_time_series(X, estimator=estimator, layout=layout,
                           reset=None if estimator is None else False)
     n, T, C = X.shape
@@ -250,7 +287,7 @@ def sliding_encode(
             out.reshape(n, n_blocks, length, -1)[rows, cols] = Z
     if full:
         return np.where(np.isneginf(out), np.nan, out)
-    return out[:, :T]
+    return mark_padding(out[:, :T], X) if mask_padding else out[:, :T]
 
 
 def _encoded_chunks(windows: np.ndarray, embed):
@@ -305,7 +342,10 @@ def max_pool_window(Z, encoding_window, *, observed=None) -> np.ndarray:
     >>> max_pool_window(Z, "full_series", observed=np.array([[True, False, True, True]]))
     array([[2.]], dtype=float32)
     """
-    _check_window(encoding_window)
+    validate_arguments(ENCODE_CONSTRAINTS, {"encoding_window": encoding_window},
+                       "max_pool_window")
+    if encoding_window is None:
+        raise ValueError("max_pool_window needs an encoding_window; got None.")
     Z = np.asarray(Z, dtype=np.float32)
     if Z.ndim != 3:
         raise ValueError(f"Z must have shape (n_series, n_timestamps, D), got {Z.shape}.")
@@ -338,19 +378,3 @@ def _max_over_observed(Z: np.ndarray, observed: np.ndarray) -> np.ndarray:
     """(n, T, D) -> (n, D): max over the observed timestamps, NaN where there are none."""
     out = np.where(observed[..., None], Z, -np.inf).max(axis=1)
     return np.where(np.isneginf(out), np.nan, out).astype(np.float32)
-
-
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
-
-
-def _check_window(encoding_window) -> None:
-    if encoding_window in (None, "full_series", "multiscale"):
-        return
-    if isinstance(encoding_window, str) or not isinstance(encoding_window, Integral) \
-            or isinstance(encoding_window, bool) or encoding_window < 1:
-        raise ValueError(
-            f"encoding_window must be None, 'full_series', 'multiscale' or a positive "
-            f"integer, got {encoding_window!r}."
-        )

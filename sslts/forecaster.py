@@ -14,11 +14,12 @@ from ._wrapping import as_series_list, fit_encoder, restore_shape
 from .base import store_init_arguments
 from .encoding import causal_encode
 from .forecast_head import RIDGE_ALPHAS, fit_ridge, forecast_samples
+from .utils.validation import StrictParamsMixin
 
 __all__ = ["EmbeddingForecaster"]
 
 
-class EmbeddingForecaster(BaseEstimator):
+class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
     """Forecast the next steps of series from the causal embedding of their last step.
 
     TS2Vec's forecasting protocol as an estimator: a self-supervised encoder is fitted
@@ -162,6 +163,12 @@ class EmbeddingForecaster(BaseEstimator):
                 f"horizon must be a positive integer or a sequence of them, got {self.horizon!r}."
             )
         horizons = sorted(set(horizons.tolist()))
+        alphas = np.asarray(self.alphas, dtype=float) if np.ndim(self.alphas) == 1 else None
+        if alphas is None or len(alphas) == 0 or not np.all(np.isfinite(alphas) & (alphas > 0)):
+            raise ValueError(
+                "alphas must be a non-empty sequence of positive ridge penalties, got "
+                f"{self.alphas!r}."
+            )
         targets, self._fit_kind = as_series_list(y, "y", owner=self)
         covariates = self._covariates(X, targets, fitting=True)
         ends = [self._fit_end(len(t), horizons[-1]) for t in targets]
@@ -341,7 +348,9 @@ class EmbeddingForecaster(BaseEstimator):
         stacked = np.full((len(windows), width, windows[0].shape[1]), np.nan, np.float32)
         for i, w in enumerate(windows):
             stacked[i, width - len(w):] = w
-        return self.encoder_.encode(stacked, level="timestamp", batch_size=self.batch_size)[:, -1]
+        # A window is not a user series: its last step is read even when missing.
+        return self.encoder_.encode(stacked, level="timestamp", batch_size=self.batch_size,
+                                    mask_padding=False)[:, -1]
 
     def _fit_head(self, features, targets, ends, h) -> Ridge:
         """Ridge of horizon ``h``: penalty chosen on the tails, optionally refitted."""

@@ -46,6 +46,7 @@ except ModuleNotFoundError as exc:  # keep exc.name: tools detect the missing ex
         name=exc.name,
     ) from exc
 
+from . import methods
 from ._adapters import (
     adapter_classes,
     adapter_docstring,
@@ -55,7 +56,6 @@ from ._adapters import (
 )
 from .forecast_head import RIDGE_ALPHAS
 from .forecaster import EmbeddingForecaster as _SSLTSForecaster
-from .methods import TS2VecTransformer
 
 __all__: list[str] = ["EmbeddingForecaster"]  # and the per-estimator classes, at the end
 
@@ -359,7 +359,7 @@ class EmbeddingForecaster(BaseForecaster):
         list of dict
         """
         def encoder(**kw):
-            return TS2VecTransformer(output_dims=8, hidden_dims=8, depth=2, n_iters=3,
+            return methods.TS2VecTransformer(output_dims=8, hidden_dims=8, depth=2, n_iters=3,
                                      device="cpu", random_state=0, **kw)
 
         # sktime's series have 15 to 50 steps and fh up to 5: a fractional tail fits.

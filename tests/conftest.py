@@ -9,6 +9,10 @@ SHARED_DATA = Path(
     os.environ.get("SSLTS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
 )
 
+#: Seconds a subprocess of a test may run before it counts as hung.  Generous on
+#: purpose: a slow or busy machine must not fail a test; only a hang should.
+TIMEOUT = int(os.environ.get("SSLTS_TEST_TIMEOUT", 3600))
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:

@@ -27,10 +27,10 @@ from sklearn.linear_model import RidgeClassifierCV  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 
 import sslts.aeon  # noqa: E402
-from sslts._adapters import ADAPTER_OWNED  # noqa: E402
 from sslts import all_estimators  # noqa: E402
-from sslts.utils.layouts import from_aeon  # noqa: E402
+from sslts._adapters import ADAPTER_OWNED  # noqa: E402
 from sslts.utils import LayoutWarning  # noqa: E402
+from sslts.utils.layouts import from_aeon  # noqa: E402
 
 ESTIMATORS = configured_estimators()
 

@@ -142,7 +142,7 @@ def test_the_import_graph_has_no_circle():
 
 def test_every_module_has_a_floor():
     missing = [name for name in modules() if floor(name) is None]
-    assert not missing, f"give these modules a floor in FLOORS (tests/test_architecture.py): {missing}"
+    assert not missing, f"give these modules a floor in FLOORS (this file): {missing}"
 
 
 def test_imports_run_down_the_floors():

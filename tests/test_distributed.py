@@ -8,6 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from conftest import TIMEOUT
 
 from sslts import distributed
 
@@ -73,7 +74,7 @@ def two_rank_run(tmp_path_factory, shared_data):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
            "--nproc-per-node", "2", str(script), str(shared_data), str(out), tests_dir]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(2)]
     return out, ranks

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import TIMEOUT
 
 from sslts import all_estimators
 
@@ -151,7 +152,7 @@ def test_site_builds(tmp_path):
     cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
            "-d", str(tmp_path / "doctrees"), str(docs), str(out)]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=900)
+                          timeout=TIMEOUT)
     assert proc.returncode == 0, proc.stderr[-6000:]
     assert (out / "index.html").is_file()
     for entries in api_reference.collect().values():
@@ -185,5 +186,5 @@ def test_gallery_example_runs_from_its_downloaded_file(example, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "SSLTS_DATA"}
     env.update(MPLBACKEND="Agg", SSLTS_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, example.name], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=TIMEOUT)
     assert proc.returncode == 0, proc.stderr[-4000:]

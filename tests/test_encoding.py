@@ -63,7 +63,7 @@ def slow_sliding(enc, X, length, padding, causal, window):
             if not observed.any():
                 blocks.append(None)
                 continue
-            Z = enc.encode(win[None], level="timestamp")[0]
+            Z = enc.encode(win[None], level="timestamp", mask_padding=False)[0]
             if isinstance(window, int):
                 Z = slow_pool(Z, observed, window)
             elif window == "multiscale":
@@ -126,14 +126,14 @@ def test_non_causal_sliding_sees_the_future(enc, series):
 )
 def test_sliding_encoding_equals_a_per_window_loop(enc, series, length, padding, causal, window):
     got = sliding_encode(enc, series, sliding_length=length, sliding_padding=padding,
-                         causal=causal, encoding_window=window)
+                         causal=causal, encoding_window=window, mask_padding=False)
     ref = slow_sliding(enc, series, length, padding, causal, window)
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("window", [None, 1, 4, 5, "multiscale", "full_series"])
 def test_whole_series_pooling_equals_the_loop(enc, series, window):
-    got = encode(enc, series, encoding_window=window)
+    got = encode(enc, series, encoding_window=window, mask_padding=False)
     ref = slow_sliding(enc, series, 23, 0, False, window)  # one block = the whole series
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
 
@@ -191,10 +191,20 @@ def test_chunks_bound_the_memory_and_do_not_change_the_result(enc, series, monke
 
 
 def test_windows_without_observed_values_give_nan(enc, series):
-    Z = causal_encode(enc, series, padding=2)
+    Z = causal_encode(enc, series, padding=2, mask_padding=False)
     # From t = 21 on, the window [t - 2, t] lies in the padding of the shorter series.
     assert np.isnan(Z[1, 21:]).all() and np.isfinite(Z[1, :21]).all()
     assert np.isfinite(Z[0]).all()
+
+
+def test_padded_steps_are_nan_but_gaps_keep_their_embeddings(enc, series):
+    X = series.copy()
+    X[0, 5] = np.nan  # a gap inside the longer series
+    end = int(np.flatnonzero(~np.isnan(X[1, :, 0]))[-1]) + 1  # the shorter one's end
+    for Z in (enc.encode(X, level="timestamp"), causal_encode(enc, X, padding=2),
+              encode(enc, X, sliding_length=4, sliding_padding=2)):
+        assert np.isfinite(Z[0]).all()  # the gap's step included
+        assert np.isfinite(Z[1, :end]).all() and np.isnan(Z[1, end:]).all()
 
 
 def test_encoding_modes_do_not_modify_the_input(enc, series):
@@ -217,11 +227,13 @@ def test_other_estimators_with_a_time_axis(series):
     [
         ({"level": "instance", "causal": True}, "full_series"),
         ({"sliding_padding": 3}, "needs sliding_length"),
-        ({"sliding_length": 0}, "sliding_length must be an integer >= 1"),
-        ({"sliding_length": 2, "sliding_padding": -1}, "sliding_padding must be"),
-        ({"encoding_window": "max"}, "encoding_window must be"),
-        ({"encoding_window": 0}, "encoding_window must be"),
-        ({"causal": "yes"}, "causal must be"),
+        ({"sliding_length": 0}, "'sliding_length' parameter of encode must be an int"),
+        ({"sliding_length": 2, "sliding_padding": -1}, "'sliding_padding' parameter"),
+        ({"encoding_window": "max"}, "'encoding_window' parameter"),
+        ({"encoding_window": 0}, "'encoding_window' parameter"),
+        ({"encoding_window": True}, "must be a number, not a boolean"),
+        ({"causal": "yes"}, "'causal' parameter"),
+        ({"batch_size": 0}, "'batch_size' parameter"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(enc, series, kwargs, match):

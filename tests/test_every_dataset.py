@@ -18,8 +18,7 @@ import numpy as np
 import pytest
 from conftest import SHARED_DATA
 
-from sslts import load_dataset
-from sslts import all_estimators
+from sslts import all_estimators, load_dataset
 
 ESTIMATORS = all_estimators()
 DATASETS = sorted(

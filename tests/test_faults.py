@@ -191,5 +191,7 @@ def test_checkpoint_writes_every_n_epochs_and_through_a_pipeline(tmp_path, monke
 
 
 def test_checkpoint_rejects_a_bad_interval(tmp_path):
-    with pytest.raises(ValueError, match="positive integer"):
-        Checkpoint(tmp_path, every=0)
+    est = make_tiny(ESTIMATORS[0])
+    with pytest.raises(ValueError, match="'every' parameter of Checkpoint"):
+        est.fit(X, checkpoint=Checkpoint(tmp_path, every=0))
+    assert not hasattr(est, "module_")

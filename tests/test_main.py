@@ -3,12 +3,14 @@
 import subprocess
 import sys
 
+from conftest import TIMEOUT
+
 
 def test_main_job_prints_accuracy_time_and_device():
     result = subprocess.run(
         [sys.executable, "-m", "sslts", "--dataset", "GunPoint", "--n-iters", "3",
          "--device", "cpu"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=TIMEOUT,
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -21,7 +23,7 @@ def test_main_job_prints_accuracy_time_and_device():
 def test_main_job_rejects_unknown_method():
     result = subprocess.run(
         [sys.executable, "-m", "sslts", "--method", "nope"], capture_output=True, text=True,
-        timeout=120,
+        timeout=TIMEOUT,
     )
     assert result.returncode == 2 and "invalid choice" in result.stderr
 

@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import TIMEOUT
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "new_method.md"
 
@@ -74,7 +75,7 @@ def test_the_worked_example_runs_as_written(tmp_path):
     script.write_text("\n".join(blocks) + CHECKS)
     # A separate process: the example's class must not join this session's registry.
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=300, cwd=tmp_path)
+                          timeout=TIMEOUT, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().endswith("OK")
 

@@ -182,6 +182,6 @@ def test_class_load_checks_the_class(tmp_path):
 def test_save_warns_about_attributes_it_cannot_store(tmp_path):
     est = make_tiny(ESTIMATORS[0]).fit(X)
     est.callback_ = io.StringIO()
-    with pytest.warns(RuntimeWarning, match="callback_ holds a StringIO and is not saved"):
+    with pytest.warns(RuntimeWarning, match="callback_ is not saved: a StringIO is not plain data"):
         est.save(tmp_path / "model.pt")
     assert not hasattr(load(tmp_path / "model.pt"), "callback_")

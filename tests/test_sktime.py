@@ -24,8 +24,8 @@ from sktime.transformations.base import BaseTransformer  # noqa: E402
 from sktime.utils.estimator_checks import check_estimator  # noqa: E402
 
 import sslts.sktime  # noqa: E402
-from sslts._adapters import ADAPTER_OWNED  # noqa: E402
 from sslts import all_estimators  # noqa: E402
+from sslts._adapters import ADAPTER_OWNED  # noqa: E402
 from sslts.utils.layouts import from_sktime  # noqa: E402
 
 ESTIMATORS = configured_estimators()

@@ -194,7 +194,9 @@ def test_short_and_variable_length_series_with_nan():
     series = [np.sin(np.arange(n) / 3.0) for n in (3, 7, 12)]
     est = TimeDRLTransformer(**{**TINY, "patch_len": 5, "stride": 5, "n_iters": 3}).fit(series)
     out = est.encode(series, level="timestamp")
-    assert out.shape == (3, 12, 8) and np.isfinite(out).all()
+    assert out.shape == (3, 12, 8)
+    for row, s in zip(out, series):  # finite over each series, NaN over its padding
+        assert np.isfinite(row[: len(s)]).all() and np.isnan(row[len(s):]).all()
     assert np.isfinite(est.transform([[1.0, np.nan, 2.0]])).all()
     # A whole training set shorter than one patch.
     short = TimeDRLTransformer(**TINY, n_iters=2).fit(_series(4, 3))

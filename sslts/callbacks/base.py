@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+
+from ..utils.validation import validate_arguments
+
 __all__ = ["Callback"]
 
 
@@ -30,6 +34,26 @@ class Callback:
     >>> enc.callbacks_[0].steps
     3
     """
+
+    #: Constraints of the ``__init__`` arguments (scikit-learn's vocabulary, see
+    #: :mod:`sslts.utils`), checked when ``fit`` starts, before any training.
+    parameter_constraints: dict = {}
+
+    def validate_params(self) -> None:
+        """Check the ``__init__`` arguments against :attr:`parameter_constraints`.
+
+        ``fit`` calls it on every callback before training starts.
+
+        Raises
+        ------
+        ValueError
+            An argument out of its constraints (a boolean where a number is expected
+            included), naming the argument.
+        """
+        names = [n for n, p in inspect.signature(type(self).__init__).parameters.items()
+                 if n != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD]
+        arguments = {n: getattr(self, n) for n in names if hasattr(self, n)}
+        validate_arguments(self.parameter_constraints, arguments, type(self).__name__)
 
     def on_fit_start(self, estimator, ctx) -> None:
         """Before the first epoch (after a resume, the restored state is in place)."""

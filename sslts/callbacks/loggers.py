@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import sys
 import time
 from pathlib import Path
@@ -60,6 +61,8 @@ class CSVLogger(Callback):
 
     _fields = ("epoch", "loss", "lr", "epoch_time", "val_loss")
 
+    parameter_constraints = {"path": [str, os.PathLike]}
+
     def __init__(self, path):
         self.path = path
 
@@ -83,6 +86,8 @@ class TensorBoard(Callback):
     log_dir : str or path-like
         Directory of the event files.
     """
+
+    parameter_constraints = {"log_dir": [str, os.PathLike]}
 
     def __init__(self, log_dir):
         self.log_dir = log_dir

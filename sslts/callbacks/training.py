@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from numbers import Real
+import os
+from numbers import Integral, Real
 from pathlib import Path
 
 import torch
@@ -14,10 +15,12 @@ from .._persistence import (
     data_fingerprint,
     estimator_payload,
     from_plain,
+    plain_params,
     read_payload,
     to_plain,
 )
 from ..schedules import SchedulerConfig
+from ..utils.validation import Interval, Options, StrOptions
 from .base import Callback
 
 __all__ = [
@@ -67,6 +70,12 @@ class EarlyStopping(Callback):
     (2, 2)
     """
 
+    parameter_constraints = {
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+    }
+
     def __init__(self, patience=5, tol=1e-4, validation_fraction=None):
         self.patience = patience
         self.tol = tol
@@ -77,8 +86,6 @@ class EarlyStopping(Callback):
         return "loss" if self.validation_fraction is None else "val_loss"
 
     def on_fit_start(self, estimator, ctx):
-        if int(self.patience) != self.patience or self.patience < 1:
-            raise ValueError(f"patience must be a positive integer, got {self.patience!r}.")
         if self.validation_fraction is not None:
             ctx.hold_out(self.validation_fraction)
         self.stopped_epoch_ = None
@@ -143,14 +150,20 @@ class GradientAccumulation(Callback):
     1
     """
 
+    parameter_constraints = {"micro_batch_size": [Interval(Integral, 1, None, closed="left")]}
+
     def __init__(self, micro_batch_size):
         self.micro_batch_size = micro_batch_size
 
     def on_fit_start(self, estimator, ctx):
-        size = self.micro_batch_size
-        if isinstance(size, bool) or int(size) != size or size < 1:
-            raise ValueError(f"micro_batch_size must be a positive integer, got {size!r}.")
-        ctx.micro_batch_size = int(size)
+        least = estimator.min_batch_size
+        if self.micro_batch_size < least:
+            raise ValueError(
+                f"micro_batch_size={self.micro_batch_size} is too small for "
+                f"{type(estimator).__name__}, whose steps compute statistics over the batch "
+                f"(batch norm, pairs of series): use micro_batch_size >= {least}."
+            )
+        ctx.micro_batch_size = int(self.micro_batch_size)
 
 
 class LearningRateScheduler(Callback):
@@ -194,6 +207,12 @@ class LearningRateScheduler(Callback):
     [0.001, 0.0005, 0.00025]
     """
 
+    parameter_constraints = {
+        "scheduler": [callable],
+        "step_every": [StrOptions({"epoch", "step"})],
+        "monitor": [StrOptions({"loss", "val_loss"})],
+    }
+
     def __init__(self, scheduler, step_every="epoch", monitor="loss", **kwargs):
         self.scheduler = scheduler
         self.step_every = step_every
@@ -201,8 +220,6 @@ class LearningRateScheduler(Callback):
         self.kwargs = kwargs
 
     def on_fit_start(self, estimator, ctx):
-        if self.step_every not in ("epoch", "step"):
-            raise ValueError(f"step_every must be 'epoch' or 'step', got {self.step_every!r}.")
         if ctx.scheduler is not None:
             raise ValueError("Pass at most one LearningRateScheduler: a fit has one schedule.")
         self.scheduler_ = self.scheduler(ctx.optimizer, **self.kwargs)
@@ -241,15 +258,14 @@ class GradientClipping(Callback):
     True
     """
 
+    parameter_constraints = {
+        "max_norm": [Interval(Real, 0, None, closed="neither")],
+        "norm_type": [Interval(Real, 0, None, closed="neither"), Options(float, {math.inf})],
+    }
+
     def __init__(self, max_norm, norm_type=2.0):
         self.max_norm = max_norm
         self.norm_type = norm_type
-
-    def on_fit_start(self, estimator, ctx):
-        for name in ("max_norm", "norm_type"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, Real) or not value > 0:
-                raise ValueError(f"{name} must be a positive number, got {value!r}.")
 
     def on_before_optimizer_step(self, estimator, ctx):
         params = [p for group in ctx.optimizer.param_groups for p in group["params"]]
@@ -314,11 +330,15 @@ class Checkpoint(Callback):
     # Parameters that may differ between the run that wrote a checkpoint and its resume.
     _free_params = ("verbose", "device", "callbacks")
 
+    parameter_constraints = {
+        "directory": [str, os.PathLike],
+        "every": [Interval(Integral, 1, None, closed="left")],
+        "resume": ["boolean"],
+    }
+
     def __init__(self, directory, *, every: int = 1, resume: bool = True):
-        if int(every) != every or every < 1:
-            raise ValueError(f"every must be a positive integer, got {every!r}.")
         self.directory = directory
-        self.every = int(every)
+        self.every = every
         self.resume = resume
 
     def __repr__(self) -> str:
@@ -340,6 +360,7 @@ class Checkpoint(Callback):
         ValueError
             The checkpoint belongs to another class, other parameters or other data.
         """
+        ours = from_plain(plain_params(est))  # refuses unsaveable parameters now, not later
         self.fingerprint_ = data_fingerprint(X)
         if not self.resume or not self.path.exists():
             return None
@@ -349,7 +370,7 @@ class Checkpoint(Callback):
                 f"{self.path} is not a {type(est).__name__} training checkpoint; "
                 "use another directory or resume=False."
             )
-        saved, ours = from_plain(payload["params"]), est.get_params(deep=False)
+        saved = from_plain(payload["params"])
         differ = sorted(
             k for k in ours if k not in self._free_params and saved.get(k) != ours[k]
         )

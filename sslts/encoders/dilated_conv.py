@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .dropout import FastDropout
+
 __all__ = ["SamePadConv", "ConvBlock", "DilatedConvEncoder", "TS2VecEncoder"]
 
 
@@ -231,7 +233,7 @@ class TS2VecEncoder(nn.Module):
         self.feature_extractor = DilatedConvEncoder(
             hidden_dims, [hidden_dims] * depth + [output_dims], kernel_size=3
         )
-        self.repr_dropout = nn.Dropout(dropout)
+        self.repr_dropout = FastDropout(dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Encode a batch.
@@ -258,10 +260,6 @@ class TS2VecEncoder(nn.Module):
         keep = observed if mask is None else observed & mask
         h = h * keep.unsqueeze(-1).to(h.dtype)
         h = self.feature_extractor(h.transpose(1, 2), _inside(observed, h.dtype))[:, :, :T]
-        if self.training:
-            # Dropout draws its mask in memory order; a (B, D, T) layout, as every
-            # earlier version had, keeps the random stream of a seeded fit unchanged.
-            h = h.contiguous()
         return self.repr_dropout(h.transpose(1, 2))
 
 

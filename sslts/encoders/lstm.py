@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .dropout import FastDropout
+
 __all__ = ["LSTMEncoder"]
 
 
@@ -55,10 +57,13 @@ class LSTMEncoder(nn.Module):
     def __init__(self, input_dims, output_dims=128, hidden_dims=128, n_layers=1, dropout=0.0):
         super().__init__()
         self.output_dims = output_dims
-        self.lstm = nn.LSTM(
-            input_dims, hidden_dims, num_layers=n_layers, batch_first=True,
-            dropout=dropout if n_layers > 1 else 0.0,
+        # One module per layer (not nn.LSTM's num_layers): the dropout between them
+        # then draws from the fit's generator, not from torch's global one.
+        self.layers = nn.ModuleList(
+            nn.LSTM(input_dims if k == 0 else hidden_dims, hidden_dims, batch_first=True)
+            for k in range(n_layers)
         )
+        self.dropout = FastDropout(dropout)
         self.head = nn.Linear(hidden_dims, output_dims)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -74,5 +79,7 @@ class LSTMEncoder(nn.Module):
         Tensor of shape (B, T, output_dims)
         """
         observed = ~torch.isnan(x).any(dim=-1, keepdim=True)
-        h, _ = self.lstm(torch.where(observed, x, 0.0))
+        h = torch.where(observed, x, 0.0)
+        for k, layer in enumerate(self.layers):
+            h = layer(self.dropout(h) if k else h)[0]
         return self.head(h)

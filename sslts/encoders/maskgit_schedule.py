@@ -150,6 +150,12 @@ class TrainingMask(NamedTuple):
         Positions the loss counts.
     ratio : float
         The draw ``t`` of this batch.
+
+    Examples
+    --------
+    >>> m = training_mask(2, 10, "maskgit", generator=torch.Generator().manual_seed(0))
+    >>> m.masked.shape, bool((m.counted == m.masked).all())  # MaskGIT: loss on the masked
+    (torch.Size([2, 10]), True)
     """
 
     masked: torch.Tensor

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .dropout import FastDropout
+
 __all__ = ["BasicBlock1d", "ResNet18Encoder"]
 
 
@@ -93,7 +95,7 @@ class ResNet18Encoder(nn.Module):
             prev = width
         self.stages = nn.Sequential(*blocks)
         self.head = nn.Conv1d(prev, output_dims, 1)
-        self.repr_dropout = nn.Dropout(dropout)
+        self.repr_dropout = FastDropout(dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Encode a batch.

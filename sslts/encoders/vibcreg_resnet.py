@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .dropout import FastDropout
+
 __all__ = ["ResidualBlock1d", "VIbCRegResNet"]
 
 
@@ -46,7 +48,7 @@ class ResidualBlock1d(nn.Module):
         self.bn2 = nn.BatchNorm1d(out_channels)
         needs_shortcut = stride != 1 or in_channels != out_channels
         self.shortcut = nn.Conv1d(in_channels, out_channels, 1, stride) if needs_shortcut else None
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = FastDropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C_in, T) -> (B, C_out, ceil(T / stride))."""
@@ -105,7 +107,7 @@ class VIbCRegResNet(nn.Module):
             nn.BatchNorm1d(base_width),
             nn.ReLU(),
             nn.MaxPool1d(3, stride=2, padding=1),
-            nn.Dropout(dropout),
+            FastDropout(dropout),
         )
         blocks, prev = [], base_width
         for i, width in enumerate(widths):

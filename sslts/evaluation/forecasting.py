@@ -324,7 +324,7 @@ def evaluate_window_forecasting(
             past, future = _windows(values, part, lookback, h, stride)
             mean = past.mean(axis=1, keepdims=True)
             std = np.sqrt(past.var(axis=1, keepdims=True) + 1e-5)
-            feats = encoder.encode(past, level="timestamp")[:, -1]
+            feats = encoder.encode(past, level="timestamp", mask_padding=False)[:, -1]
             splits[name] = (feats, ((future - mean) / std).reshape(len(past), -1), mean, std,
                             future)
         model = fit_ridge(*splits["train"][:2], *splits["valid"][:2])

@@ -219,6 +219,7 @@ n_epochs_, fit_time_, callbacks_
         "lr_schedule": [StrOptions({"cosine", "constant"})],
     }
     memory_params = ("batch_size", "projector_dims")
+    min_batch_size = 2  # the encoder's batch norm
 
     def __init__(
         self, *, ssl="barlow_twins", augmentation="slice", output_dims=64, n_codes=32,

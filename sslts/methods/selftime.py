@@ -159,6 +159,7 @@ class SelfTimeTransformer(BaseSSLTransformer):
         "mode": [StrOptions({"selftime", "inter", "intra"})],
         "short_input": [StrOptions(set(SHORT_INPUT_MODES))],
     }
+    min_batch_size = 2  # inter-sample pairs and batch norm
 
     def __init__(
         self, *, output_dims=64, n_views=16, aug_prob=0.2, piece_size=0.2, n_temporal_classes=3,

@@ -216,6 +216,7 @@ class TimeDRLTransformer(BaseSSLTransformer):
         "min_epoch_steps": [Interval(Integral, 1, None, closed="left")],
     }
     valid_levels = ("instance", "timestamp", "patch")
+    min_batch_size = 2  # the predictor's batch norm
 
     def __init__(
         self, *, output_dims=64, n_heads=4, n_layers=2, patch_len=16, stride=8, dropout=0.1,

@@ -183,7 +183,6 @@ class TwoViewMethod:
     """
 
     parameter_constraints: dict = {
-        "batch_size": [Interval(Integral, 2, None, closed="left")],
         "encoder": [StrOptions(set(BACKBONES)), callable],
         "encoder_params": [dict, None],
         "projector_dims": [Interval(Integral, 1, None, closed="left"), None],
@@ -196,6 +195,7 @@ class TwoViewMethod:
         "lr_schedule": [StrOptions({"cosine", "constant"})],
     }
     memory_params = ("batch_size", "projector_dims")
+    min_batch_size = 2  # batch statistics (BatchNorm, the objectives' batch terms)
     _default_epochs = 50  # epochs of the default budget (also at least 200 steps)
     # Documented once here, inserted into each estimator's docstring.
     _parameter_docs = {

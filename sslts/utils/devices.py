@@ -2,27 +2,29 @@
 new kind of accelerator means reading one file.
 
 Resolving the ``device`` parameter, falling back to the CPU when a saved model's device
-is missing here, moving the training data, freeing cached memory, forking and saving
-the device's random state.  No global state is changed behind the caller's back.
+is missing here, moving the training data, freeing cached memory, seeding network
+initialisation.  No global state is changed behind the caller's back.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
 import warnings
 
 import numpy as np
 import torch
 
 __all__ = [
+    "available_memory",
+    "check_network_fits",
     "device_data",
     "empty_cache",
     "fallback_device",
-    "get_device_rng_state",
     "is_available",
     "resolve_device",
     "seeded_torch",
-    "set_device_rng_state",
     "to_cpu",
 ]
 
@@ -152,6 +154,86 @@ def device_data(X: np.ndarray, device: torch.device) -> torch.Tensor:
     return data.pin_memory()
 
 
+def available_memory(device: torch.device) -> int | None:
+    """Bytes free for a new allocation on ``device``, or None where that is unknown.
+
+    Parameters
+    ----------
+    device : torch.device
+
+    Returns
+    -------
+    int or None
+        The free memory of a CUDA device; the available physical memory of the host
+        for the CPU (on systems that report it).
+
+    Examples
+    --------
+    >>> free = available_memory(torch.device("cpu"))
+    >>> free is None or free > 0
+    True
+    """
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type == "cpu":
+        try:
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):  # not reported on this system
+            return None
+    return None
+
+
+def check_network_fits(estimator, device: torch.device) -> None:
+    """Refuse, before anything is allocated, a network whose training cannot fit in memory.
+
+    The estimator's network is built on torch's ``meta`` device (shapes only, no
+    memory) and its parameters counted; training holds each about five times
+    (weights, gradients, two AdamW moments, the copy kept for faults, and the running
+    average for methods that average).  Networks whose size grows faster than
+    linearly with the channel count (NC-VQVAE's decoder, whose last layer is dense
+    over the channels) are caught here instead of failing in a many-gigabyte
+    allocation.
+
+    Parameters
+    ----------
+    estimator : BaseSSLTransformer
+        With ``n_channels_`` and ``n_features_in_`` set.
+    device : torch.device
+
+    Raises
+    ------
+    MemoryError
+        With the estimate, the largest parameters and what to change.
+
+    Examples
+    --------
+    >>> from sslts import TS2VecTransformer
+    >>> est = TS2VecTransformer()
+    >>> est.n_channels_, est.n_features_in_ = 3, 100
+    >>> check_network_fits(est, torch.device("cpu"))  # about 640,000 parameters: fits
+    """
+    try:
+        with torch.device("meta"):
+            network = estimator.build_module(estimator.n_channels_)
+    except Exception:  # a network that cannot be built on "meta" is not checked here
+        return
+    sizes = {name: p.numel() for name, p in network.named_parameters()}
+    copies = 5 + int(estimator.average_weights)
+    need = sum(sizes.values()) * 4 * copies
+    free = available_memory(device)
+    if free is None or need <= free:
+        return
+    largest = sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
+    raise MemoryError(
+        f"{type(estimator).__name__} on {estimator.n_channels_} channels would train a "
+        f"network of {sum(sizes.values()):,} parameters, about {need / 2**30:.1f} GiB with "
+        f"gradients and optimiser state, but {device} has {free / 2**30:.1f} GiB available. "
+        "Largest parameters: "
+        + ", ".join(f"{name} ({n:,})" for name, n in largest)
+        + ". Reduce the number of channels (e.g. with a PCA over them), or the widths."
+    )
+
+
 def empty_cache(device: torch.device) -> None:
     """Return the cached blocks of ``device``'s allocator (after running out of memory).
 
@@ -170,13 +252,22 @@ def empty_cache(device: torch.device) -> None:
         torch.mps.empty_cache()
 
 
+# Held while torch's global generator is forked and seeded, so that two threads never
+# interleave their fork / restore (which would leave one's seeded state behind).
+_GLOBAL_RNG_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def seeded_torch(seed: int, device: torch.device):
-    """Seed torch's default generators inside a forked RNG state.
+    """Seed torch's default generators inside a forked RNG state, one thread at a time.
 
-    Layer initialisation and dropout draw from torch's default generators, which take
-    no ``generator`` argument.  Forking makes those draws reproducible from ``seed``
-    while leaving the caller's global RNG exactly as it was.
+    Layer initialisation draws from torch's default generators (module constructors
+    take no ``generator``).  Forking makes those draws reproducible from ``seed``
+    while leaving the caller's global RNG exactly as it was; a process-wide lock keeps
+    concurrent fits (threads) from interleaving.  Training itself draws only from the
+    fit's own generators (dropout through
+    :func:`~sslts.encoders.dropout.dropout_generator`), so this is held only while a
+    network is built.
 
     Parameters
     ----------
@@ -195,44 +286,11 @@ def seeded_torch(seed: int, device: torch.device):
     (True, True)
     """
     devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices, device_type="cuda" if devices else "cpu"):
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(
+        devices=devices, device_type="cuda" if devices else "cpu"
+    ):
         torch.manual_seed(seed)
         yield
-
-
-def get_device_rng_state(device: torch.device):
-    """The default generator state of an accelerator (None for the CPU), for checkpoints.
-
-    Parameters
-    ----------
-    device : torch.device
-
-    Returns
-    -------
-    torch.Tensor or None
-
-    Examples
-    --------
-    >>> get_device_rng_state(torch.device("cpu")) is None
-    True
-    """
-    return torch.cuda.get_rng_state(device) if device.type == "cuda" else None
-
-
-def set_device_rng_state(state, device: torch.device) -> None:
-    """Restore :func:`get_device_rng_state` (nothing for None).
-
-    Parameters
-    ----------
-    state : torch.Tensor or None
-    device : torch.device
-
-    Examples
-    --------
-    >>> set_device_rng_state(None, torch.device("cpu"))
-    """
-    if state is not None and device.type == "cuda":
-        torch.cuda.set_rng_state(state, device)
 
 
 def to_cpu(obj):

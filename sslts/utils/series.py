@@ -20,6 +20,7 @@ __all__ = [
     "LayoutWarning",
     "as_numeric_array",
     "check_layout",
+    "mark_padding",
     "pad_series_list",
     "series_lengths",
     "valid_timestamp_mask",
@@ -207,3 +208,34 @@ def series_lengths(X: np.ndarray) -> np.ndarray:
     observed = ~np.isnan(X).all(axis=2)
     last = observed.shape[1] - np.argmax(observed[:, ::-1], axis=1)
     return np.where(observed.any(axis=1), last, 0)
+
+
+def mark_padding(Z: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Set the timestamp embeddings of padded steps to NaN.
+
+    A step is padding when it comes after the last observed step of its series (the
+    NaN right-padding of shorter series); missing values inside a series keep their
+    embeddings, which the encoder computed from the context.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_series, n_timestamps, n_features)
+        Timestamp embeddings of ``X``.
+    X : ndarray of shape (n_series, n_timestamps, n_channels)
+        The series they embed.
+
+    Returns
+    -------
+    ndarray
+        ``Z`` itself, changed in place.
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, np.nan, 2.0, np.nan]])[..., None]
+    >>> mark_padding(np.ones((1, 4, 1)), X)[0, :, 0]
+    array([ 1.,  1.,  1., nan])
+    """
+    after_end = np.arange(Z.shape[1])[None, :] >= series_lengths(X)[:, None]
+    Z[after_end] = np.nan
+    return Z
+

@@ -18,7 +18,14 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import check_array, validate_data
 
 from . import layouts
@@ -38,10 +45,84 @@ __all__ = [
     "check_finite_embeddings",
     "check_series_pair",
     "check_time_series",
+    "validate_arguments",
+    "StrictParamsMixin",
 ]
 
-# scikit-learn's vocabulary of parameter constraints, which a method declares in its
-# ``parameter_constraints`` (scikit-learn keeps it in a private module).
+# ``Interval``, ``StrOptions``, ``Options`` and ``HasMethods``: scikit-learn's vocabulary
+# of parameter constraints, which a method declares in its ``parameter_constraints``
+# (scikit-learn keeps it in a private module).
+
+
+def validate_arguments(constraints: dict, arguments: dict, caller: str) -> None:
+    """Check ``arguments`` against scikit-learn-style ``constraints``, booleans included.
+
+    scikit-learn's validation, plus one rule it lacks: a boolean is refused where a
+    number is expected (``True`` is an ``int`` to Python, so ``output_dims=True`` would
+    otherwise pass and fail deep inside torch).  Every parameter of every sslts
+    estimator, callback and ``encode`` call goes through here.
+
+    Parameters
+    ----------
+    constraints : dict
+        ``name: list of constraints`` (see :class:`Interval`, :class:`StrOptions`).
+    arguments : dict
+        ``name: value``; names without constraints are not checked.
+    caller : str
+        Named in the error, e.g. ``"TS2VecTransformer"``.
+
+    Raises
+    ------
+    InvalidParameterError
+        A ``ValueError`` (and ``TypeError``) that names the parameter, what it must be
+        and what it got.
+
+    Examples
+    --------
+    >>> from numbers import Integral
+    >>> size = {"n": [Interval(Integral, 1, None, closed="left")]}
+    >>> validate_arguments(size, {"n": 3}, "demo")
+    >>> try:
+    ...     validate_arguments(size, {"n": True}, "demo")
+    ... except ValueError as exc:
+    ...     print(exc)
+    The 'n' parameter of demo must be a number, not a boolean; got True.
+    """
+    validate_parameter_constraints(constraints, arguments, caller_name=caller)
+    for name, value in arguments.items():
+        allowed = constraints.get(name, [])
+        numeric = any(isinstance(c, Interval) for c in allowed)
+        if (isinstance(value, (bool, np.bool_)) and numeric
+                and "boolean" not in allowed and bool not in allowed):
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {caller} must be a number, not a boolean; "
+                f"got {value!r}."
+            )
+
+class StrictParamsMixin:
+    """Validate an estimator's parameters with :func:`validate_arguments` (booleans refused).
+
+    Put it before :class:`sklearn.base.BaseEstimator` among the bases; ``fit`` calls
+    ``self._validate_params()`` as scikit-learn's estimators do.
+
+    Examples
+    --------
+    >>> from numbers import Integral
+    >>> from sklearn.base import BaseEstimator
+    >>> class Demo(StrictParamsMixin, BaseEstimator):
+    ...     _parameter_constraints = {"n": [Interval(Integral, 1, None, closed="left")]}
+    ...     def __init__(self, n=1):
+    ...         self.n = n
+    >>> Demo(n=True)._validate_params()
+    Traceback (most recent call last):
+    ...
+    sklearn.utils._param_validation.InvalidParameterError: The 'n' parameter of Demo ...
+    """
+
+    def _validate_params(self) -> None:
+        validate_arguments(self._parameter_constraints, self.get_params(deep=False),
+                           type(self).__name__)
+
 
 def _numeric_input(X, name: str):
     """Convert lists and object arrays to float; reject string arrays with a TypeError."""
