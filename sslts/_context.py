@@ -81,6 +81,13 @@ class TrainContext:
         Set it to True in a hook to end the fit after the current epoch.
     state : dict
         Method state that must survive a checkpoint (plain data and tensors).
+    rows : torch.Tensor of shape (n_series,), int64, default=None
+        For each series of ``data``, its row in the array ``prepare_training_data``
+        returned (this rank's shard, after a hold-out): what per-series method state,
+        such as a distance matrix over the training series, is indexed by.
+    batch_indices : torch.Tensor or None
+        The ``rows`` of the series ``training_step`` is computing now (the current
+        micro-batch, or validation batch).
     validation : torch.Tensor or None
         Series held out by :meth:`hold_out`.
     start_iter, start_epoch : int
@@ -112,6 +119,9 @@ class TrainContext:
     stop: bool = False
     state: dict = field(default_factory=dict)
     validation: torch.Tensor | None = None
+    rows: torch.Tensor | None = None
+    validation_rows: torch.Tensor | None = None
+    batch_indices: torch.Tensor | None = None
     saved_scheduler: dict | None = field(default=None, repr=False)
 
     # The counters live on the estimator (n_iter_, n_epochs_); these read them.
@@ -201,6 +211,8 @@ class TrainContext:
         keep, held = order[n_val:].sort().values, order[:n_val].sort().values
         self.validation = self.data[held.to(self.data.device)]
         self.data = self.data[keep.to(self.data.device)]
+        if self.rows is not None:
+            self.validation_rows, self.rows = self.rows[held], self.rows[keep]
         return self.validation
 
     def state_dict(self) -> dict:

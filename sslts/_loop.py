@@ -27,6 +27,7 @@ import math
 import time
 import warnings
 
+import numpy as np
 import torch
 
 from . import distributed
@@ -153,7 +154,7 @@ class TrainingLoop:
             ctx.is_last_step_of_epoch = k == steps - 1 or ctx.is_last_step
             idx = order[k * bs : (k + 1) * bs]
             batch = ctx.data[idx.to(ctx.data.device)].to(est.device_, non_blocking=True)
-            ctx.loss = self.optimizer_step(batch)
+            ctx.loss = self.optimizer_step(batch, None if ctx.rows is None else ctx.rows[idx])
             total += ctx.loss
             done += 1
             est.n_iter_ += 1
@@ -166,19 +167,21 @@ class TrainingLoop:
         # The mean over ranks keeps their decisions (divergence, stopping) in step.
         return float(distributed.all_reduce_mean(total / max(done, 1)))
 
-    def optimizer_step(self, batch: torch.Tensor) -> torch.Tensor:
+    def optimizer_step(self, batch: torch.Tensor, rows: torch.Tensor | None = None):
         ctx, optimizer = self.ctx, self.ctx.optimizer
         size = ctx.micro_batch_size or len(batch)
         # A last micro-batch of one series would break batch statistics: merge it.
         parts = list(batch.split(size)) if len(batch) > size else [batch]
         if len(parts) > 1 and len(parts[-1]) < 2:
             parts[-2:] = [torch.cat(parts[-2:])]
+        bounds = torch.tensor([0] + [len(p) for p in parts]).cumsum(0).tolist()
         optimizer.zero_grad(set_to_none=True)
         # DDP reduces gradients once, in the backward pass of the last micro-batch.
         no_sync = getattr(self.step_module, "no_sync", contextlib.nullcontext)
         losses, stepped = [], False
         for k, part in enumerate(parts):
             ctx.is_last_micro_batch = k == len(parts) - 1
+            ctx.batch_indices = None if rows is None else rows[bounds[k] : bounds[k + 1]]
             with (contextlib.nullcontext() if ctx.is_last_micro_batch else no_sync()):
                 with self.precision():
                     loss = self.step_module(part, ctx)
@@ -242,6 +245,8 @@ class TrainingLoop:
                     batch = ctx.validation[start : start + ctx.batch_size].to(est.device_)
                     if len(batch) < 2:
                         continue
+                    if ctx.validation_rows is not None:
+                        val_ctx.batch_indices = ctx.validation_rows[start : start + len(batch)]
                     total += float(est.training_step(module, batch, val_ctx)) * len(batch)
                     count += len(batch)
         return float(distributed.all_reduce_mean(torch.tensor(total / max(count, 1))))
@@ -299,7 +304,9 @@ class TrainingRun:
         est = self.est
         n_epochs, n_iters = est._budget(X)
         # Under torchrun each rank trains on its shard, from rank 0's weights.
-        X_train = distributed.shard(est.prepare_training_data(X))
+        prepared = est.prepare_training_data(X)
+        X_train = distributed.shard(prepared)
+        rows = torch.from_numpy(distributed.shard(np.arange(len(prepared))))
         distributed.broadcast_(self.state_tensors())
         optimizer = est.configure_optimizer(est.module_.parameters())
         if est._optimizer_state is not None:
@@ -313,6 +320,7 @@ class TrainingRun:
             estimator=est,
             rng=RandomStreams(seed + distributed.rank_and_world()[0], est.device_),
             data=device_data(X_train, est.device_),
+            rows=rows,
             batch_size=min(est.batch_size, len(X_train)),
             drop_last=est.drop_last,
             optimizer=optimizer,

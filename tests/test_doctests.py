@@ -31,6 +31,7 @@ MISSING_EXAMPLES = frozenset(
     f"{module}.{name}"
     for module, names in {
         "sslts": "BaseSSLTransformer TrainContext TrainingDivergedError list_datasets load",
+        "sslts.base": "BaseSSLEstimator",
         "sslts.augment": (
             "CropPair amplitude_resize apply_with_probability binomial_mask "
             "cubic_spline_basis cutout gaussian_noise jitter magnitude_warp random_crop "

@@ -1,4 +1,10 @@
-"""The documentation of the parameters and attributes every estimator shares, written once.
+"""The conventions every estimator class follows, applied when the class is defined.
+
+The constructor: keyword-only, every shared parameter taken, each argument stored
+unchanged (:func:`store_init_arguments`, :func:`check_signature`).  The hooks: their
+public names (:func:`adopt_renamed_hooks` keeps the first release's private names
+working).  The documentation of the parameters and attributes every estimator shares,
+written once:
 
 A method class's docstring ends its ``Parameters`` section with the line
 ``[shared parameters]`` and its ``Attributes`` section with ``[shared attributes]``;
@@ -15,8 +21,16 @@ from __future__ import annotations
 
 import inspect
 import re
+import warnings
 
-__all__ = ["SHARED_ATTRIBUTES", "SHARED_PARAMETERS", "complete_docstring"]
+__all__ = [
+    "SHARED_ATTRIBUTES",
+    "SHARED_PARAMETERS",
+    "adopt_renamed_hooks",
+    "check_signature",
+    "complete_docstring",
+    "store_init_arguments",
+]
 
 # name: (type, description); the description is indented by the caller.
 SHARED_PARAMETERS: dict[str, tuple[str, str]] = {
@@ -156,23 +170,100 @@ def complete_docstring(cls: type) -> None:
     if not any(marker in doc for marker in _MARKERS):
         return
     signature = inspect.signature(cls.__init__).parameters
+    # A base class without an __init__ of its own documents every entry, no default.
+    takes_named = any(n != "self" and p.kind is p.KEYWORD_ONLY for n, p in signature.items())
     documented = set(re.findall(r"^\s*(\w+) : ", doc, flags=re.M))
     for marker, (attribute, section) in _MARKERS.items():
         match = re.search(rf"^([ \t]*){re.escape(marker)}[ \t]*$", doc, flags=re.M)
         if match is None:
             continue
         entries: dict = {}
-        for klass in cls.__mro__[1:]:  # the nearest first: its entries win
-            inherited = {**_section_entries(klass.__doc__, section),
-                         **vars(klass).get(attribute, {})}
+        for klass in cls.__mro__:  # the nearest first: its entries win
+            written = _section_entries(klass.__doc__, section) if klass is not cls else {}
+            inherited = {**written, **vars(klass).get(attribute, {})}
             for name, entry in inherited.items():
                 entries.setdefault(name, entry)
         indent = match.group(1)
         names = [n for n in entries if n not in documented]
-        if attribute == "_parameter_docs":
+        if attribute == "_parameter_docs" and takes_named:
             names = [n for n in names if n in signature]
             lines = [_entry(n, *entries[n], indent, signature[n].default) for n in names]
         else:
             lines = [_entry(n, *entries[n], indent) for n in names]
         doc = doc[: match.start()] + "\n".join(lines) + doc[match.end():]
     cls.__doc__ = doc
+
+
+# Old private hook names, kept working (with a FutureWarning) for subclasses written
+# against the first release, whose guide used them.
+_RENAMED_HOOKS = {
+    "_build_module": "build_module",
+    "_embed": "embed",
+    "_make_optimizer": "configure_optimizer",
+    "_make_scheduler": "configure_scheduler",
+    "_default_budget": "default_budget",
+    "_prepare_training_data": "prepare_training_data",
+    "_min_length": "min_length",
+    "_min_length_source": "min_length_source",
+    "_n_features_out_for": "embedding_dims",
+    "_valid_levels": "valid_levels",
+    "_average_weights": "average_weights",
+    "_memory_params": "memory_params",
+}
+
+
+def store_init_arguments(estimator, arguments: dict) -> None:
+    """Store every ``__init__`` argument, unchanged, under its own name.
+
+    The body of every estimator's ``__init__`` (scikit-learn's rule: no validation or
+    change there; ``fit`` validates): ``store_init_arguments(self, locals())``.
+
+    Parameters
+    ----------
+    estimator : BaseSSLTransformer
+        The instance being initialised.
+    arguments : dict
+        ``locals()`` of its ``__init__``, which holds the arguments.
+
+    Examples
+    --------
+    >>> class Demo:
+    ...     def __init__(self, *, a=1, b="x"):
+    ...         store_init_arguments(self, locals())
+    >>> vars(Demo(b="y"))
+    {'a': 1, 'b': 'y'}
+    """
+    for name in inspect.signature(type(estimator).__init__).parameters:
+        if name != "self":
+            setattr(estimator, name, arguments[name])
+
+
+def adopt_renamed_hooks(cls: type) -> None:
+    """Give a hook defined under its old private name its public name (FutureWarning)."""
+    for old, new in _RENAMED_HOOKS.items():
+        if old in vars(cls) and new not in vars(cls):
+            warnings.warn(
+                f"{cls.__name__}.{old} is the hook's old name; name it {new} (the old name "
+                "stops working in a future release).",
+                FutureWarning,
+                stacklevel=3,
+            )
+            value = vars(cls)[old]
+            if old == "_make_scheduler":  # it took only the optimiser
+                def value(self, optimizer, ctx, _old=value):
+                    return _old(self, optimizer)
+            setattr(cls, new, value)
+
+
+def check_signature(cls: type, required) -> None:
+    """The constructor convention: keyword-only, and every ``required`` parameter taken."""
+    params = inspect.signature(cls.__init__).parameters
+    positional = [n for n, p in params.items()
+                  if n != "self" and p.kind is not inspect.Parameter.KEYWORD_ONLY]
+    missing = [n for n in required if n not in params]
+    if positional or missing:
+        raise TypeError(
+            f"{cls.__name__}.__init__ must take keyword-only arguments (put '*' first) "
+            f"and every shared parameter of the base class; positional: {positional}, "
+            f"missing: {missing}."
+        )
