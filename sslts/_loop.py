@@ -174,14 +174,16 @@ class TrainingLoop:
         parts = list(batch.split(size)) if len(batch) > size else [batch]
         if len(parts) > 1 and len(parts[-1]) < 2:
             parts[-2:] = [torch.cat(parts[-2:])]
-        bounds = torch.tensor([0] + [len(p) for p in parts]).cumsum(0).tolist()
+        starts = [0]
+        for part in parts:
+            starts.append(starts[-1] + len(part))
         optimizer.zero_grad(set_to_none=True)
         # DDP reduces gradients once, in the backward pass of the last micro-batch.
         no_sync = getattr(self.step_module, "no_sync", contextlib.nullcontext)
         losses, stepped = [], False
         for k, part in enumerate(parts):
             ctx.is_last_micro_batch = k == len(parts) - 1
-            ctx.batch_indices = None if rows is None else rows[bounds[k] : bounds[k + 1]]
+            ctx.batch_indices = None if rows is None else rows[starts[k] : starts[k + 1]]
             with (contextlib.nullcontext() if ctx.is_last_micro_batch else no_sync()):
                 with self.precision():
                     loss = self.step_module(part, ctx)
