@@ -8,10 +8,8 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
-from .._accelerate import thread_limit
-from .._inference import encode_in_batches, inference_batch_size
+from .._inference import inference_batch_size
 from ..augment import make_views, min_view_length
 from ..base import BaseSSLTransformer, store_init_arguments
 from ..encoders.quantize import VectorQuantizer, code_usage, perplexity
@@ -27,8 +25,8 @@ from ..encoders.vqvae import (
 from ..losses.simsiam import masked_mse
 from ..losses.two_view import barlow_twins_loss, vibcreg_loss
 from ..schedules import SchedulerConfig, cosine_scheduler
-from ..utils.validation import check_time_series
 from .two_view_base import make_projector
+from .vq_tokens import VQTokenizerMixin
 
 __all__ = ["NCVQVAETransformer"]
 
@@ -39,7 +37,7 @@ _VIBCREG_ETA = 0.01
 _ITERNORM_GROUPS = 64  # the official num_groups argument (groups of 8 at projector_dims=512)
 
 
-class NCVQVAETransformer(BaseSSLTransformer):
+class NCVQVAETransformer(VQTokenizerMixin, BaseSSLTransformer):
     """NC-VQVAE (Mathisen, 2024) as a scikit-learn transformer.
 
     A VQ-VAE in the time-frequency domain (TimeVQVAE's "naive" tokenizer, Lee et
@@ -139,6 +137,11 @@ compile, callbacks, sync_batchnorm, input_layout, n_threads
         mode, after ``fit``).
     perplexity_ : float
         ``exp(entropy)`` of ``codebook_usage_``: the effective number of codes.
+    token_shape_ : tuple of (int, int)
+        ``(F, W')``: the grid of tokens of a series of the training length, ``F =
+        n_fft // 2 + 1`` frequency rows by ``W'`` latent columns (see Notes).
+    codebook_ : ndarray of shape (n_codes, output_dims)
+        A copy of the codes (read from the network).
     device_, n_channels_, n_features_in_, input_layout_, loss_history_, n_iter_, \
 n_epochs_, fit_time_, callbacks_
         As in :class:`~sslts.base.BaseSSLTransformer`.
@@ -173,6 +176,13 @@ n_epochs_, fit_time_, callbacks_
     at 0, so codes that no latent reaches early in training are pushed far away and
     stay unused.  ``fit`` warns when more than half of the codes are unused.
 
+    *Tokens* (what a generative prior such as :class:`~sslts.NCVQVAEGenerator` is
+    trained on).  :meth:`tokenize` gives the nearest code of every latent vector,
+    or draws it from ``softmax(-|z - e_k|^2 / temperature)`` (the reference's
+    stage 2 draws at temperature 1); :meth:`code_distances` gives the distances
+    themselves; :meth:`decode_tokens` maps a token grid back to a series of the
+    training length, so ``decode_tokens(tokenize(X))`` is ``reconstruct(X)``.
+
     *Differences from the reference code, on purpose:* representations, tokens and
     reconstructions are computed in eval mode with a frozen codebook (the official
     probes ran in train mode, so batch norm and the EMA absorbed the test
@@ -198,8 +208,10 @@ n_epochs_, fit_time_, callbacks_
     ...                          n_iters=3, batch_size=8, random_state=0).fit(X)
     >>> enc.transform(X).shape, enc.encode(X, level="timestamp").shape
     ((16, 8), (16, 40, 8))
-    >>> enc.tokenize(X).shape, enc.reconstruct(X).shape
-    ((16, 5, 10), (16, 40, 1))
+    >>> enc.tokenize(X).shape, enc.token_shape_, enc.reconstruct(X).shape
+    ((16, 5, 10), (5, 10), (16, 40, 1))
+    >>> np.allclose(enc.decode_tokens(enc.tokenize(X)), enc.reconstruct(X), atol=1e-5)
+    True
     """
 
     parameter_constraints: dict = {
@@ -235,6 +247,8 @@ n_epochs_, fit_time_, callbacks_
     # -- the network -------------------------------------------------------
     def build_module(self, n_channels):
         self.n_down_ = n_downsampling_blocks(self.n_features_in_, self.n_fft, self.latent_width)
+        frames = self.n_features_in_ // (self.n_fft // 4) + 1
+        self.token_shape_ = (self.n_fft // 2 + 1, max(1, frames // 2**self.n_down_))
         projector = None
         if self.ssl is not None:
             groups = _ITERNORM_GROUPS if self.ssl == "vibcreg" else None
@@ -335,80 +349,13 @@ n_epochs_, fit_time_, callbacks_
         module.train(was_training)
         return counts.cpu().numpy()
 
-    # -- representations, tokens, reconstructions ---------------------------------
-    def _quantised(self, module, batch):
-        """Standardised batch -> (z_q (B, D, F, W'), codes (B, F, W'), observed (B, T, C))."""
-        x = module.standardise(batch)
-        observed = ~torch.isnan(x)
-        z_q, codes, _ = module.quantizer(module.encoder(module.stft(torch.nan_to_num(x, nan=0.0))))
-        return z_q, codes, observed
-
+    # -- representations -------------------------------------------------------
     def embed(self, module, batch, level):
         z_q, _, observed = self._quantised(module, batch)
         if level == "timestamp":
             index = timestamp_to_latent(batch.shape[1], self.n_fft, self.n_down_, batch.device)
             return z_q.mean(dim=2)[:, :, index].transpose(1, 2)  # (B, T, D)
         return grid_mean(z_q, observed_columns(observed, self.n_fft, self.n_down_, z_q.shape[-1]))
-
-    def tokenize(self, X):
-        """Code indices of every latent vector.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_series, n_timestamps[, n_channels]) or list of arrays
-            Series in the layout seen in ``fit``.
-
-        Returns
-        -------
-        codes : ndarray of shape (n_series, n_fft // 2 + 1, W'), int64
-            Nearest code (argmin, no sampling) of each latent vector, frequency rows
-            first; ``W'`` is given in the class Notes.  Columns that cover only
-            missing steps (e.g. the padding of a shorter series) hold the codes of
-            the zero-filled input.
-        """
-        codes = self._apply(X, lambda module, b: self._quantised(module, b)[1])
-        return codes.astype(np.int64)
-
-    def reconstruct(self, X):
-        """Decode the quantised latents of ``X`` back to series.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_series, n_timestamps[, n_channels]) or list of arrays
-            Series in the layout seen in ``fit``.
-
-        Returns
-        -------
-        X_hat : ndarray of shape (n_series, n_timestamps, n_channels), float32
-            Reconstructions in the units of ``X`` (channels first with
-            ``input_layout="channels_first"``); NaN wherever ``X`` is missing, so
-            padding stays padding.
-        """
-        X_hat = self._apply(X, self._reconstruct_batch)
-        if self.input_layout_ == "channels_first":
-            X_hat = X_hat.transpose(0, 2, 1)
-        return X_hat
-
-    def _reconstruct_batch(self, module, batch):
-        z_q, _, observed = self._quantised(module, batch)
-        u_size = (self.n_fft // 2 + 1, batch.shape[1] // (self.n_fft // 4) + 1)
-        x_hat = module.istft(module.decoder(z_q, u_size), batch.shape[1])
-        return (x_hat * module.scale + module.loc).masked_fill(~observed, float("nan"))
-
-    def _apply(self, X, fn):
-        """``fn(module, batch)`` over validated ``X`` in inference batches (eval mode)."""
-        check_is_fitted(self, "module_")
-        X = check_time_series(
-            X, n_channels=self.n_channels_, estimator=self,
-            min_timestamps=self.min_length(False),
-            min_timestamps_source=self.min_length_source(False),
-            layout=self.input_layout_, reset=False,
-        )
-        module = self._inference_module().to(self.device_).eval()
-        batch_size = inference_batch_size(X.shape[1], self.output_dims)
-        with thread_limit(self.n_threads):
-            return encode_in_batches(lambda b: fn(module, b), X, batch_size, self.device_,
-                                     self._precision, name=type(self).__name__)
 
 
 def _channel_moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
