@@ -9,6 +9,8 @@
   (:mod:`.anomaly_scoring`); two simple scores to compare with
   (:mod:`.anomaly_baselines`: rolling z-score, 1-NN discord distance).
 - Baselines (:mod:`.baselines`): 1-NN-ED, 1-NN-DTW-D and 1-NN-DTW-I.
+- Generation (:mod:`.generative`): FID, IS and CAS of generated series with a
+  supervised FCN (:mod:`.fcn`), the TimeVQVAE / NC-VQVAE protocol.
 """
 
 from .anomaly import (
@@ -41,6 +43,7 @@ from .classification import (
     fit_svm,
     ts2vec_normalise,
 )
+from .fcn import FCNClassifier, FCNNetwork
 from .forecasting import (
     RIDGE_ALPHAS,
     ForecastData,
@@ -53,17 +56,31 @@ from .forecasting import (
     load_ett,
     split_for_fit,
 )
+from .generative import (
+    accuracy_ema,
+    cas,
+    evaluate_generation,
+    fid,
+    frechet_distance,
+    inception_score,
+    stft_round_trip,
+    synthetic_class_counts,
+)
 
 __all__ = [
     "AnomalySeries",
     "CLASSIFICATION_PROTOCOLS",
+    "FCNClassifier",
+    "FCNNetwork",
     "ForecastData",
     "NearestNeighborBaseline",
     "RIDGE_ALPHAS",
     "UCR_NOT_NORMALISED",
+    "accuracy_ema",
     "adf_differences",
     "adjusted_errors",
     "calendar_features",
+    "cas",
     "causal_encode",
     "discord_distance",
     "dominant_period",
@@ -71,7 +88,9 @@ __all__ = [
     "evaluate_anomaly_scores",
     "evaluate_classification",
     "evaluate_forecasting",
+    "evaluate_generation",
     "evaluate_window_forecasting",
+    "fid",
     "fit_knn",
     "fit_linear_svm",
     "fit_logistic",
@@ -79,6 +98,8 @@ __all__ = [
     "fit_svm",
     "flag_anomalies",
     "forecast_samples",
+    "frechet_distance",
+    "inception_score",
     "load_ett",
     "load_ucr_anomaly",
     "mask_last_encode",
@@ -89,7 +110,9 @@ __all__ = [
     "rolling_zscore",
     "split_for_fit",
     "standardised_differences",
+    "stft_round_trip",
     "suppress_nearby",
+    "synthetic_class_counts",
     "ts2vec_normalise",
     "ts2vec_threshold",
 ]
