@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import time
 import warnings
 from numbers import Integral
 
 import torch
 
-__all__ = ["PRECISIONS", "cpu_supports_bf16", "maybe_compile", "precision_context",
-           "thread_limit"]
+__all__ = ["PRECISIONS", "auto_threads", "busy_cores", "cpu_supports_bf16", "maybe_compile",
+           "precision_context", "thread_limit"]
 
 PRECISIONS = ("float32", "tf32", "bf16")
+# (time of the last reading, its value) of busy_cores: a reading serves for a second.
+_BUSY: list = [-float("inf"), None]
 
 
 @contextlib.contextmanager
@@ -109,6 +113,69 @@ def maybe_compile(module: torch.nn.Module, enabled: bool) -> torch.nn.Module:
     return torch.compile(module, dynamic=True) if enabled else module
 
 
+def busy_cores() -> int | None:
+    """Cores other processes (and threads) keep busy right now, or None where unknown.
+
+    Read from the kernel's count of runnable threads (``procs_running`` in
+    ``/proc/stat``, Linux), the median of five reads 2 ms apart, less the calling
+    thread itself.  Costs about 10 ms; the answer is reused for a second, so that a
+    loop of small ``transform`` calls does not pay it each time.
+
+    Returns
+    -------
+    int or None
+
+    Examples
+    --------
+    >>> busy = busy_cores()
+    >>> busy is None or busy >= 0
+    True
+    """
+    now = time.monotonic()
+    if now - _BUSY[0] < 1.0:
+        return _BUSY[1]
+    counts = []
+    try:
+        for _ in range(5):
+            with open("/proc/stat", "rb") as f:
+                line = next(x for x in f if x.startswith(b"procs_running"))
+            counts.append(int(line.split()[1]))
+            time.sleep(0.002)
+    except (OSError, StopIteration, ValueError):
+        busy = None
+    else:
+        busy = max(0, sorted(counts)[len(counts) // 2] - 1)
+    _BUSY[:] = [now, busy]
+    return busy
+
+
+def auto_threads() -> int:
+    """torch's thread count, lowered to the cores nobody else is using.
+
+    torch's OpenMP threads spin while they wait for each other, so on a machine where
+    other processes hold cores, threads beyond the idle cores make a fit many times
+    slower instead of faster; on an idle machine this is torch's own count.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> 1 <= auto_threads() <= torch.get_num_threads()
+    True
+    """
+    current = torch.get_num_threads()
+    busy = busy_cores()
+    if busy is None:
+        return current
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        cores = os.cpu_count() or current
+    return max(1, min(current, cores - busy))
+
+
 @contextlib.contextmanager
 def thread_limit(n_threads: int | None):
     """Run the enclosed torch operators on ``n_threads`` intra-op threads.
@@ -121,7 +188,8 @@ def thread_limit(n_threads: int | None):
     Parameters
     ----------
     n_threads : int or None
-        None leaves torch's setting alone.
+        None chooses :func:`auto_threads`: torch's count on an idle machine, fewer
+        when other processes keep cores busy.
 
     Examples
     --------
@@ -133,8 +201,7 @@ def thread_limit(n_threads: int | None):
     True
     """
     if n_threads is None:
-        yield
-        return
+        n_threads = auto_threads()
     if isinstance(n_threads, bool) or not isinstance(n_threads, Integral) or n_threads < 1:
         raise ValueError(f"n_threads must be None or an int >= 1, got {n_threads!r}.")
     previous = torch.get_num_threads()

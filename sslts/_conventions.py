@@ -83,9 +83,10 @@ official code) or ``(n_series, n_channels, n_timestamps)`` (aeon, sktime, tsai).
 ``transform`` reads the layout seen in ``fit``."""),
     "n_threads": ("int", """\
 torch's intra-op CPU threads during ``fit``, ``transform`` and ``encode``, restored
-to the previous count when the call returns; None leaves torch's setting alone.
-On a machine that other jobs share, ``n_threads=1`` avoids the many-fold slowdown
-of spinning OpenMP threads."""),
+to the previous count when the call returns.  None chooses at each call: torch's
+count on an idle machine, fewer when other processes keep cores busy (torch's
+OpenMP threads spin while they wait, so threads beyond the idle cores make a fit
+several times slower).  An int fixes the count."""),
 }
 
 SHARED_ATTRIBUTES: dict[str, tuple[str, str]] = {

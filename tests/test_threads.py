@@ -8,14 +8,23 @@ still runs on one thread.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
-from estimator_configs import configured_estimators, estimator_id, make_tiny, small_series
+from estimator_configs import (
+    configured_estimators,
+    estimator_id,
+    is_transformer,
+    make_tiny,
+    model_output,
+    small_series,
+)
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sslts import Callback, NCVQVAETransformer, TS2VecTransformer
+from sslts import Callback, NCVQVAETransformer, TS2VecTransformer, _accelerate
 from sslts._accelerate import thread_limit
 
 ESTIMATORS = configured_estimators()
@@ -65,9 +74,16 @@ def test_fit_and_transform_run_on_n_threads_and_restore(cls, two_threads, monkey
     assert len(seen) == 2 + est.n_iter_
     assert set(seen) == {1}
     assert torch.get_num_threads() == OUTSIDE
-    embedded = _record_embed(monkeypatch, est)
-    est.transform(X)
-    est.encode(X[:3], batch_size=2)
+    if is_transformer(est):
+        embedded = _record_embed(monkeypatch, est)
+        est.transform(X)
+        est.encode(X[:3], batch_size=2)
+    else:  # a generator: the prior's passes while sampling
+        embedded = []
+        hook = est.module_.register_forward_pre_hook(
+            lambda module, args: embedded.append(torch.get_num_threads()))
+        est.sample(2, random_state=0)
+        hook.remove()
     assert embedded and set(embedded) == {1}
     assert torch.get_num_threads() == OUTSIDE
 
@@ -112,7 +128,7 @@ def test_none_leaves_the_setting_alone(cls, monkeypatch):
     monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.append(n))
     before = torch.get_num_threads()
     est = make_tiny(cls, callbacks=[_RecordThreads()]).fit(X)
-    est.transform(X)
+    model_output(est, X)
     assert est.n_threads is None
     assert calls == []
     assert set(est.callbacks_[0].seen) == {before}
@@ -138,13 +154,46 @@ def test_invalid_n_threads_set_after_fit_fail_in_encode():
         est.transform(X)
 
 
-def test_thread_limits_nest_and_restore_in_order(two_threads):
+def test_thread_limits_nest_and_restore_in_order(two_threads, monkeypatch):
+    monkeypatch.setattr(_accelerate, "busy_cores", lambda: 0)  # an idle machine
     with thread_limit(1):
         assert torch.get_num_threads() == 1
-        with thread_limit(3), thread_limit(None):
-            assert torch.get_num_threads() == 3
+        with thread_limit(3), thread_limit(None):  # None: no more threads than cores
+            assert torch.get_num_threads() == min(3, len(os.sched_getaffinity(0)))
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == OUTSIDE
+
+
+@pytest.mark.parametrize("busy, expected", [(0, 2), (1, 1), (5, 1)])
+def test_the_default_uses_only_the_idle_cores_and_restores_the_count(
+        two_threads, monkeypatch, busy, expected):
+    monkeypatch.setattr(_accelerate, "busy_cores", lambda: busy)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    est = make_tiny(TS2VecTransformer, callbacks=[_RecordThreads()]).fit(X)
+    assert set(est.callbacks_[0].seen) == {expected}
+    assert torch.get_num_threads() == OUTSIDE
+
+
+def test_without_a_reading_the_default_keeps_torchs_count(two_threads, monkeypatch):
+    monkeypatch.setattr(_accelerate, "busy_cores", lambda: None)
+    assert _accelerate.auto_threads() == OUTSIDE
+
+
+def test_busy_cores_reads_the_kernel_once_a_second(monkeypatch):
+    reads = []
+    real_open = open
+
+    def counting_open(path, *args, **kwargs):
+        reads.append(path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(_accelerate, "_BUSY", [-float("inf"), None])
+    monkeypatch.setattr("builtins.open", counting_open)
+    first = _accelerate.busy_cores()
+    if first is None:
+        pytest.skip("no /proc/stat here")
+    _accelerate.busy_cores()
+    assert len(reads) == 5  # five reads, then the cached answer
 
 
 def test_n_threads_does_not_change_the_embeddings():
