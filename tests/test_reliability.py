@@ -15,7 +15,13 @@ import numpy as np
 import pytest
 import torch
 from conftest import TIMEOUT
-from estimator_configs import configured_estimators, estimator_id, make_tiny, small_series
+from estimator_configs import (
+    configured_estimators,
+    estimator_id,
+    make_tiny,
+    model_output,
+    small_series,
+)
 from sklearn.utils._param_validation import Interval
 
 import sslts
@@ -34,6 +40,7 @@ from sslts.callbacks import (
 )
 
 ESTIMATORS = configured_estimators()
+TRANSFORMERS = configured_estimators("transformer")
 X = small_series(n_series=12, n_timestamps=24)
 
 
@@ -52,7 +59,7 @@ def deadline(seconds: int):
         signal.signal(signal.SIGALRM, previous)
 
 
-@pytest.fixture(scope="module", params=ESTIMATORS, ids=estimator_id)
+@pytest.fixture(scope="module", params=TRANSFORMERS, ids=estimator_id)
 def fitted(request):
     return make_tiny(request.param).fit(X)
 
@@ -146,7 +153,7 @@ def test_set_output_reaches_transform(fitted):
     np.testing.assert_array_equal(out.to_numpy(), fitted.transform(X))
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS, ids=estimator_id)
+@pytest.mark.parametrize("cls", TRANSFORMERS, ids=estimator_id)
 def test_feature_names_come_from_the_fitted_network(cls):
     est = make_tiny(cls).fit(X)
     width = est.transform(X).shape[1]
@@ -169,7 +176,7 @@ def test_a_warm_start_with_unchanged_architecture_still_works():
     assert est.n_iter_ == 3
 
 
-@pytest.mark.parametrize("cls", [c for c in ESTIMATORS if "timestamp" in c().valid_levels],
+@pytest.mark.parametrize("cls", [c for c in TRANSFORMERS if "timestamp" in c().valid_levels],
                          ids=estimator_id)
 def test_padded_steps_have_nan_timestamp_embeddings(cls):
     X_ragged = X.copy()
@@ -256,7 +263,7 @@ def test_a_failed_write_raises_oserror_and_leaves_nothing(tmp_path, monkeypatch)
 
 # ----------------------------------------------------------------- determinism
 def _seeded(cls, seed):
-    return make_tiny(cls, random_state=seed, n_iters=3).fit(X).transform(X)
+    return model_output(make_tiny(cls, random_state=seed, n_iters=3).fit(X), X)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=estimator_id)
@@ -278,7 +285,7 @@ def test_a_seeded_fit_leaves_the_global_generators_alone(cls):
     before = torch.random.get_rng_state(), np.random.get_state()[1].copy()  # noqa: NPY002
     est = make_tiny(cls, random_state=0, callbacks=[EarlyStopping(validation_fraction=0.25)],
                     n_iters=None, n_epochs=2).fit(X)
-    est.transform(X)
+    model_output(est, X)
     assert torch.equal(torch.random.get_rng_state(), before[0])
     np.testing.assert_array_equal(np.random.get_state()[1], before[1])  # noqa: NPY002
 
@@ -337,3 +344,40 @@ def test_bf16_runs_on_an_avx2_only_cpu(tmp_path):
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           env=env, timeout=TIMEOUT)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+# ------------------------------------------------------------------------- scale
+def test_a_network_that_cannot_fit_fails_early_with_an_estimate(monkeypatch):
+    from sslts.utils import devices
+
+    monkeypatch.setattr(devices, "available_memory", lambda device: 8 * 2**30)
+    X_wide = np.random.default_rng(0).normal(size=(4, 5, 10_000)).astype(np.float32)
+    est = sslts.NCVQVAETransformer(n_iters=1, device="cpu")
+    with deadline(60), pytest.raises(MemoryError, match=r"10000 channels .* GiB .* 8\.0 GiB"):
+        est.fit(X_wide)
+    assert not hasattr(est, "module_")
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=estimator_id)
+def test_networks_that_fit_pass_the_memory_check(cls, monkeypatch):
+    from sslts.utils import devices
+
+    monkeypatch.setattr(devices, "available_memory", lambda device: 2**30)
+    make_tiny(cls).fit(X)
+
+
+# NC-VQVAE's decoder ends with a layer dense over the 2C spectrogram channels, as the
+# reference's: quadratic by design, refused early when it cannot fit (test above).
+@pytest.mark.parametrize("cls", [sslts.TimeDRLTransformer, TS2VecTransformer,
+                                 sslts.SelfTimeTransformer], ids=lambda c: c.__name__)
+def test_weights_grow_at_most_linearly_with_the_channels(cls):
+    sizes = {}
+    for n_channels in (2, 20, 200):
+        est = make_tiny(cls)
+        est.n_channels_, est.n_features_in_ = n_channels, 16
+        with torch.device("meta"):
+            net = est.build_module(n_channels)
+        sizes[n_channels] = sum(p.numel() for p in net.parameters())
+    # Equal steps of channels add equal numbers of weights (none for a quadratic term).
+    per_channel = (sizes[20] - sizes[2]) / 18
+    assert sizes[200] - sizes[2] <= per_channel * 198 * 1.01 + 1
