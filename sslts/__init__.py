@@ -10,6 +10,7 @@ from .callbacks import Callback, Checkpoint, EarlyStopping
 from .datasets import list_datasets, load_dataset
 from .exceptions import TrainingDivergedError
 from .forecaster import EmbeddingForecaster
+from .generator import NCVQVAEGenerator
 from .methods import (
     BarlowTwinsTransformer,
     IARSTransformer,
@@ -33,6 +34,7 @@ __all__ = [
     "IARSTransformer",
     "InfoNCETransformer",
     "LayoutWarning",
+    "NCVQVAEGenerator",
     "NCVQVAETransformer",
     "SelfTimeTransformer",
     "TS2VecTransformer",

@@ -95,7 +95,7 @@ def adapter_classes(base: type, module: str, docstring) -> dict[str, type]:
     dict of str to type
     """
     classes = {}
-    for sslts_class in all_estimators():
+    for sslts_class in all_estimators(type_filter="transformer"):
         name = sslts_class.__name__
         namespace = {
             "__init__": _adapter_init(sslts_class, base),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ._registry import estimator_class
@@ -33,12 +34,15 @@ __all__ = [
     "Unsaveable",
     "from_plain",
     "plain_params",
+    "same_plain",
     "to_plain",
 ]
 
 _FORMAT_VERSION = 1
 _NDARRAY = "__sslts_ndarray__"
 _CALLABLE = "__sslts_callable__"
+_ESTIMATOR = "__sslts_estimator__"
+_FROZEN = "__sklearn_frozen__"
 # Private attributes that are rebuilt (modules) or stored under their own key.
 _NOT_PRIVATE = ("_optimizer_state",)
 # Training-time objects, not model state: never written to a file.
@@ -75,7 +79,9 @@ def to_plain(value):
     """``value`` as plain data for a ``weights_only`` file.
 
     Numbers, strings, numpy scalars and arrays, tensors, lists, tuples and dicts of
-    them; functions and classes by their importable name (``"module:qualname"``).
+    them; functions and classes by their importable name (``"module:qualname"``);
+    sslts estimators (fitted or not, e.g. a generator's tokenizer) by their class,
+    parameters and fitted state, also inside :class:`sklearn.frozen.FrozenEstimator`.
 
     Raises
     ------
@@ -94,6 +100,12 @@ def to_plain(value):
         return type(value)(to_plain(v) for v in value)
     if isinstance(value, dict) and all(isinstance(k, (str, int)) for k in value):
         return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, PersistenceMixin):
+        fitted = estimator_payload(value) if hasattr(value, "module_") else None
+        return {_ESTIMATOR: {"class": type(value).__name__, "params": plain_params(value),
+                             "state": fitted}}
+    if isinstance(value, FrozenEstimator):
+        return {_FROZEN: to_plain(value.estimator)}
     if callable(value):
         name = _importable_name(value)
         if name is None:
@@ -113,10 +125,40 @@ def from_plain(value):
             return value[_NDARRAY].numpy()
         if set(value) == {_CALLABLE}:
             return _import_name(value[_CALLABLE])
+        if set(value) == {_ESTIMATOR}:
+            record = value[_ESTIMATOR]
+            est = estimator_class(record["class"])(**from_plain(record["params"]))
+            if record["state"] is not None:
+                restore_estimator(est, record["state"])
+            return est
+        if set(value) == {_FROZEN}:
+            return FrozenEstimator(from_plain(value[_FROZEN]))
         return {k: from_plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(from_plain(v) for v in value)
     return value
+
+
+def same_plain(a, b) -> bool:
+    """Whether two values of :func:`to_plain`'s output are equal (tensors by value).
+
+    Examples
+    --------
+    >>> same_plain({"w": torch.ones(2), "n": 3}, {"w": torch.ones(2), "n": 3})
+    True
+    >>> same_plain([torch.ones(2)], [torch.zeros(2)])
+    False
+    """
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)
+                and a.shape == b.shape and a.dtype == b.dtype and bool(torch.equal(a, b)))
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
+                and all(same_plain(a[k], b[k]) for k in a))
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return (type(a) is type(b) and len(a) == len(b)
+                and all(same_plain(x, y) for x, y in zip(a, b)))
+    return bool(a == b)
 
 
 def _plain_attributes(est, names) -> dict:
@@ -274,7 +316,7 @@ def load(path):
 
     Returns
     -------
-    estimator : BaseSSLTransformer
+    estimator : BaseSSLTransformer or ChannelIndependent
         The fitted estimator, on its saved device when that exists here, else on the
         CPU (with a warning).
 
@@ -285,7 +327,10 @@ def load(path):
         ``weights_only=True``, so a foreign pickle is rejected, never executed).
     """
     payload = read_payload(path)
-    est = estimator_class(payload["class"])(**from_plain(payload["params"]))
+    cls = estimator_class(payload["class"])
+    if not issubclass(cls, PersistenceMixin):  # a wrapper around a method loads itself
+        return cls.load(path)
+    est = cls(**from_plain(payload["params"]))
     restore_estimator(est, payload)
     return est
 

@@ -1,6 +1,6 @@
 """The estimator classes by name, filled by the classes themselves.
 
-:class:`~sslts.base.BaseSSLTransformer` registers every concrete subclass when it is
+:class:`~sslts.base.BaseSSLEstimator` registers every concrete subclass when it is
 defined (``__init_subclass__``), so this module imports nothing from sslts: loading a
 saved model (:func:`sslts.load`) finds its class here without importing the methods,
 and a method written outside sslts becomes loadable as soon as its module is imported.
@@ -36,7 +36,15 @@ def register(cls: type) -> type:
     return cls
 
 
-def all_estimators(*, include_external: bool = False) -> list[type]:
+# What each type_filter value selects, read from the methods a class has (the
+# registry imports nothing from sslts, so it cannot test for the base classes).
+_TYPES = {
+    "transformer": lambda cls: callable(getattr(cls, "transform", None)),
+    "generator": lambda cls: callable(getattr(cls, "sample", None)),
+}
+
+
+def all_estimators(*, include_external: bool = False, type_filter=None) -> list[type]:
     """Every public, concrete sslts estimator class, sorted by name.
 
     Parameters
@@ -44,6 +52,10 @@ def all_estimators(*, include_external: bool = False) -> list[type]:
     include_external : bool, default=False
         Also list the registered subclasses defined outside the sslts package (your
         own methods, once their module is imported).
+    type_filter : {"transformer", "generator"}, list of them or None, default=None
+        Only the estimators of these kinds, as in scikit-learn's ``all_estimators``:
+        "transformer" the ones with ``transform`` (the self-supervised methods),
+        "generator" the ones with ``sample``; None lists every estimator.
 
     Returns
     -------
@@ -54,10 +66,18 @@ def all_estimators(*, include_external: bool = False) -> list[type]:
     >>> from sslts import all_estimators
     >>> [cls.__name__ for cls in all_estimators()][:2]
     ['BarlowTwinsTransformer', 'IARSTransformer']
+    >>> [cls.__name__ for cls in all_estimators(type_filter="generator")]
+    ['NCVQVAEGenerator']
     """
+    kinds = [type_filter] if isinstance(type_filter, str) else list(type_filter or [])
+    unknown = [k for k in kinds if k not in _TYPES]
+    if unknown:
+        raise ValueError(f"type_filter must be None or among {sorted(_TYPES)}; got "
+                         f"{type_filter!r}.")
     classes = [
         cls for cls in _CLASSES.values()
-        if include_external or cls.__module__.split(".")[0] == "sslts"
+        if (include_external or cls.__module__.split(".")[0] == "sslts")
+        and (not kinds or any(_TYPES[k](cls) for k in kinds))
     ]
     return sorted(classes, key=lambda c: c.__name__)
 

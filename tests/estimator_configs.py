@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sslts import all_estimators
+from sslts import NCVQVAETransformer, all_estimators
 
 # Shared by every configuration: a few CPU iterations, reproducible.
 COMMON = {"n_iters": 2, "batch_size": 4, "device": "cpu", "random_state": 0}
@@ -22,6 +22,16 @@ TINY = {
     "InfoNCETransformer": {
         "encoder_params": {"output_dims": 4, "hidden_dims": 4},
         "window_length": 8,
+    },
+    "NCVQVAEGenerator": {
+        "tokenizer": NCVQVAETransformer(output_dims=8, n_codes=4, n_res_blocks=1,
+                                        projector_dims=16, n_iters=2, batch_size=4,
+                                        device="cpu"),
+        "hidden_dims": 8,
+        "n_layers": 1,
+        "n_heads": 1,
+        "head_dims": 4,
+        "n_decoding_steps": 3,
     },
     "NCVQVAETransformer": {
         "output_dims": 8,
@@ -47,9 +57,29 @@ TINY = {
 }
 
 
-def configured_estimators() -> list[type]:
-    """Registered estimator classes that have a tiny configuration."""
-    return [cls for cls in all_estimators() if cls.__name__ in TINY]
+def configured_estimators(type_filter=None) -> list[type]:
+    """Registered estimator classes that have a tiny configuration.
+
+    ``type_filter="transformer"`` keeps the ones with ``transform`` (the checks of
+    embeddings and of the aeon/sktime adapters); None keeps every estimator (the
+    checks of the shared machinery: parameters, loop, faults, persistence).
+    """
+    return [cls for cls in all_estimators(type_filter=type_filter) if cls.__name__ in TINY]
+
+
+def is_transformer(estimator) -> bool:
+    """Whether an estimator (or class) computes embeddings (``transform``)."""
+    return callable(getattr(estimator, "transform", None))
+
+
+def model_output(estimator, X) -> np.ndarray:
+    """What a fitted estimator computes, to compare two fits bit for bit.
+
+    The embeddings of ``X`` for a transformer; four seeded samples for a generator.
+    """
+    if is_transformer(estimator):
+        return estimator.transform(X)
+    return estimator.sample(4, random_state=0)
 
 
 def make_tiny(cls: type, **overrides):

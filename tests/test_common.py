@@ -11,7 +11,13 @@ import random
 import numpy as np
 import pytest
 import torch
-from estimator_configs import configured_estimators, estimator_id, make_tiny, small_series
+from estimator_configs import (
+    configured_estimators,
+    estimator_id,
+    make_tiny,
+    model_output,
+    small_series,
+)
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline
@@ -21,7 +27,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import sslts
 from sslts import all_estimators
 
-ESTIMATORS = configured_estimators()
+ESTIMATORS = configured_estimators()  # the shared machinery: every estimator
+TRANSFORMERS = configured_estimators("transformer")  # embeddings, scikit-learn's suite
 
 # Declared failures, each with its reason; keep this short and fix estimators instead.
 _TIME_AXIS = (
@@ -74,12 +81,21 @@ def test_every_estimator_has_a_tiny_config(cls):
 
 
 def test_registry_finds_the_public_estimators():
-    public = {n for n in sslts.__all__ if n.endswith("Transformer") and not n.startswith("Base")}
+    public = {n for n in sslts.__all__
+              if n.endswith(("Transformer", "Generator")) and not n.startswith("Base")}
     assert {cls.__name__ for cls in all_estimators()} == public
+    transformers = {cls.__name__ for cls in all_estimators(type_filter="transformer")}
+    generators = {cls.__name__ for cls in all_estimators(type_filter="generator")}
+    assert transformers == {n for n in public if n.endswith("Transformer")}
+    assert generators == {n for n in public if n.endswith("Generator")}
+    both = all_estimators(type_filter=["transformer", "generator"])
+    assert {cls.__name__ for cls in both} == public
+    with pytest.raises(ValueError, match="type_filter must be"):
+        all_estimators(type_filter="classifier")
 
 
 @parametrize_with_checks(
-    [make_tiny(cls) for cls in ESTIMATORS],
+    [make_tiny(cls) for cls in TRANSFORMERS],
     expected_failed_checks=_expected_failed_checks,
     xfail_strict=True,
 )
@@ -96,7 +112,7 @@ def test_sklearn_compatible_estimator(estimator, check):
         pytest.xfail(FLOAT32_ROUNDING[name])
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS, ids=estimator_id)
+@pytest.mark.parametrize("cls", TRANSFORMERS, ids=estimator_id)
 def test_embeddings_do_not_depend_on_the_batch(cls, X_small):
     est = make_tiny(cls).fit(X_small)
     order = np.random.default_rng(0).permutation(len(X_small))
@@ -107,10 +123,10 @@ def test_embeddings_do_not_depend_on_the_batch(cls, X_small):
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=estimator_id)
-def test_same_random_state_gives_identical_embeddings(cls, X_small):
-    first = make_tiny(cls).fit(X_small).transform(X_small)
-    second = make_tiny(cls).fit(X_small).transform(X_small)
-    other = make_tiny(cls, random_state=1).fit(X_small).transform(X_small)
+def test_same_random_state_gives_identical_output(cls, X_small):
+    first = model_output(make_tiny(cls).fit(X_small), X_small)
+    second = model_output(make_tiny(cls).fit(X_small), X_small)
+    other = model_output(make_tiny(cls, random_state=1).fit(X_small), X_small)
     np.testing.assert_array_equal(first, second)
     assert not np.array_equal(first, other)
 
@@ -141,17 +157,17 @@ def _assert_same_state(before, after, skip=()):
 def test_library_never_touches_global_state(cls, X_small):
     before = _global_state()
     est = make_tiny(cls).fit(X_small)
-    est.transform(X_small)
+    model_output(est, X_small)
     est.set_params(warm_start=True).fit(X_small)
     _assert_same_state(before, _global_state())
     # random_state=None draws the seed from numpy's global RandomState, as every
     # scikit-learn estimator does; torch and Python's generators stay untouched.
     before = _global_state()
-    make_tiny(cls, random_state=None).fit(X_small).transform(X_small)
+    model_output(make_tiny(cls, random_state=None).fit(X_small), X_small)
     _assert_same_state(before, _global_state(), skip=("numpy",))
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS, ids=estimator_id)
+@pytest.mark.parametrize("cls", TRANSFORMERS, ids=estimator_id)
 def test_pipeline_grid_search_and_cross_validation(cls, gunpoint):
     X, y, _, _ = gunpoint
     pipe = Pipeline([("enc", make_tiny(cls)), ("svc", SVC())])

@@ -40,11 +40,14 @@ SCRIPT = textwrap.dedent(
         forwards.clear()
         # A different seed per rank: the initial weights must still be rank 0's.
         enc = make_tiny(cls, n_iters=None, n_epochs=3, random_state=rank).fit(X)
+        # A generator fits its tokenizer (data-parallel too) before its prior.
+        inner = getattr(enc, "tokenizer_", None)
         results[cls.__name__] = {
             "module": enc.module_.state_dict(),
             "averaged": None if enc.averaged_module_ is None
             else enc.averaged_module_.state_dict(),
-            "n_iter": enc.n_iter_,
+            "tokenizer": None if inner is None else inner.module_.state_dict(),
+            "n_iter": enc.n_iter_ + (0 if inner is None else inner.n_iter_),
             "loss": enc.loss_history_,
             "ddp_forwards": len(forwards),
         }
@@ -92,7 +95,7 @@ def test_ranks_end_with_identical_parameters_and_buffers(two_rank_run, name):
     _, (r0, r1) = two_rank_run
     assert r0["world"] == r1["world"] == 2
     a, b = r0["results"][name], r1["results"][name]
-    for key in ("module", "averaged"):
+    for key in ("module", "averaged", "tokenizer"):
         if a[key] is None:
             continue
         assert a[key].keys() == b[key].keys()

@@ -117,7 +117,7 @@ def capability_rows() -> list[dict[str, str]]:
     - levels: what ``transform``/``encode`` can return with the default parameters;
     - GPU, mixed precision, ``torch.compile``: the ``device``, ``precision`` and
       ``compile`` parameters;
-    - DDP: every subclass of :class:`sslts.BaseSSLTransformer` trains data-parallel
+    - DDP: every subclass of :class:`sslts.base.BaseSSLEstimator` trains data-parallel
       under ``torchrun`` through the shared loop.
 
     Returns
@@ -125,7 +125,8 @@ def capability_rows() -> list[dict[str, str]]:
     list of dict
         Column name to cell text.
     """
-    from sslts import BaseSSLTransformer, all_estimators
+    from sslts import all_estimators
+    from sslts.base import BaseSSLEstimator
 
     paths = api_reference.documented_paths()
     rows = []
@@ -139,11 +140,11 @@ def capability_rows() -> list[dict[str, str]]:
                 "multivariate": _mark(tags.input_tags.three_d_array),
                 "variable length": _mark(tags.input_tags.allow_nan),
                 "missing values": _mark(tags.input_tags.allow_nan),
-                "levels": ", ".join(est.valid_levels),
+                "levels": ", ".join(getattr(est, "valid_levels", ())) or "(generates series)",
                 "GPU": _mark("device" in params),
                 "bf16 / tf32": _mark("precision" in params),
                 "torch.compile": _mark("compile" in params),
-                "DDP (torchrun)": _mark(issubclass(cls, BaseSSLTransformer)),
+                "DDP (torchrun)": _mark(issubclass(cls, BaseSSLEstimator)),
             }
         )
     return rows

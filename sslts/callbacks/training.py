@@ -17,6 +17,7 @@ from .._persistence import (
     from_plain,
     plain_params,
     read_payload,
+    same_plain,
     to_plain,
 )
 from ..schedules import SchedulerConfig
@@ -360,7 +361,7 @@ class Checkpoint(Callback):
         ValueError
             The checkpoint belongs to another class, other parameters or other data.
         """
-        ours = from_plain(plain_params(est))  # refuses unsaveable parameters now, not later
+        ours = plain_params(est)  # refuses unsaveable parameters now, not later
         self.fingerprint_ = data_fingerprint(X)
         if not self.resume or not self.path.exists():
             return None
@@ -370,9 +371,9 @@ class Checkpoint(Callback):
                 f"{self.path} is not a {type(est).__name__} training checkpoint; "
                 "use another directory or resume=False."
             )
-        saved = from_plain(payload["params"])
+        saved = payload["params"]  # compared as plain data (tensors by value)
         differ = sorted(
-            k for k in ours if k not in self._free_params and saved.get(k) != ours[k]
+            k for k in ours if k not in self._free_params and not same_plain(saved.get(k), ours[k])
         )
         if differ:
             raise ValueError(
