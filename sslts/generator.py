@@ -156,17 +156,15 @@ class NCVQVAEGenerator(BaseSSLEstimator):
     are never sampled and never trained towards) and their rows are zeroed.  This
     applies to both priors, so that decoding never reads a dead code.
 
-    *Cost.* The code distances of the training series are computed once per
-    ``fit`` (the tokenizer is frozen); every step draws tokens from them, which
-    matches in distribution the reference's re-encoding of every batch.  Series
-    with missing values or NaN padding are tokenised as the tokenizer does (missing
-    steps read as the channel mean), and their tokens are modelled as they are, so
-    the samples of a variable-length training set have its longest length.
+    *Data.* The code distances of the training series are computed once per
+    ``fit`` (the tokenizer is frozen), and every step draws tokens from them: in
+    distribution, the reference's re-encoding of every batch.  Missing steps and NaN
+    padding are tokenised as the tokenizer does (read as the channel mean) and
+    modelled as they are; samples have the (longest) training length.
 
-    *Differences from the reference code:* the prior's first positional embedding
-    has ``N`` rows (the reference allocates one more, never used); with
-    ``guidance_scale=1`` the unconditional pass of class-conditional sampling is
-    skipped (it cancels out); dead codes are switched off as described.
+    *Differences from the reference code:* dead codes are switched off; with
+    ``guidance_scale=1`` the unconditional pass of conditional sampling is skipped
+    (it cancels out); the first positional embedding has ``N`` rows, not ``N + 1``.
 
     References
     ----------
@@ -239,9 +237,8 @@ class NCVQVAEGenerator(BaseSSLEstimator):
             Class labels for class-conditional sampling; None trains an
             unconditional prior.
         checkpoint : Checkpoint, str or path-like, default=None
-            Save the prior's training state every few epochs and resume (see
-            :class:`sslts.Checkpoint`); resume with the same ``X`` and ``y``.  A
-            tokenizer that is not frozen is fitted again before resuming.
+            See :class:`sslts.Checkpoint`; resume with the same ``X`` and ``y`` (a
+            tokenizer that is not frozen is fitted again first).
 
         Returns
         -------
@@ -252,14 +249,17 @@ class NCVQVAEGenerator(BaseSSLEstimator):
                                min_timestamps=self.min_length(True))
         warm = self.warm_start and hasattr(self, "module_")
         labels, classes = _encode_labels(y, len(X3))
-        if warm and not _same_classes(classes, self.classes_):
+        if warm and not (classes is None if self.classes_ is None
+                         else np.array_equal(classes, self.classes_)):
             raise ValueError("warm_start=True continues a prior trained on the classes "
                              f"{self.classes_}; fit it with labels of the same classes "
                              "(or set warm_start=False).")
         if not warm:
             self.tokenizer_ = self._fitted_tokenizer(X3)
             self.classes_ = classes
-            self.prior_type_ = self._resolved_prior()
+            ssl = self.tokenizer_.ssl  # "auto": the thesis's pairing
+            self.prior_type_ = self.prior if self.prior != "auto" else (
+                "index" if ssl is None else "embedding")
         self._check_tokenizer_input(X3)
         self._labels = labels
         try:
@@ -296,11 +296,6 @@ class NCVQVAEGenerator(BaseSSLEstimator):
                 "generates series of the tokenizer's training length: fit the generator on "
                 "series of that shape, or let it fit its own tokenizer."
             )
-
-    def _resolved_prior(self) -> str:
-        if self.prior != "auto":
-            return self.prior
-        return "index" if self.tokenizer_.ssl is None else "embedding"
 
     # ------------------------------------------------------------ the network
     def build_module(self, n_channels):
@@ -410,8 +405,7 @@ class NCVQVAEGenerator(BaseSSLEstimator):
         Returns
         -------
         X : ndarray of shape (n_samples, n_timestamps, n_channels), float32
-            ``(n_samples, n_channels, n_timestamps)`` with
-            ``input_layout="channels_first"``.
+            Channels first with ``input_layout="channels_first"``.
         """
         tokens = self.sample_tokens(n_samples, y, random_state=random_state)
         X = self.tokenizer_.decode_tokens(tokens)
@@ -461,12 +455,6 @@ def _encode_labels(y, n: int):
     check_classification_targets(y)
     encoder = LabelEncoder().fit(y)
     return encoder.transform(y).astype(np.int64), encoder.classes_
-
-
-def _same_classes(a, b) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return len(a) == len(b) and bool(np.all(a == b))
 
 
 def _check_n_samples(n_samples) -> int:
