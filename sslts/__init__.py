@@ -7,6 +7,7 @@ from ._version import __version__
 from .anomaly_detector import EmbeddingAnomalyDetector
 from .base import BaseSSLTransformer, load
 from .callbacks import Callback, Checkpoint, EarlyStopping
+from .channel_independent import ChannelIndependent
 from .datasets import list_datasets, load_dataset
 from .exceptions import TrainingDivergedError
 from .forecaster import EmbeddingForecaster
@@ -27,6 +28,7 @@ __all__ = [
     "BarlowTwinsTransformer",
     "BaseSSLTransformer",
     "Callback",
+    "ChannelIndependent",
     "Checkpoint",
     "EarlyStopping",
     "EmbeddingAnomalyDetector",

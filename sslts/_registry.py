@@ -13,9 +13,11 @@ import inspect
 __all__ = ["all_estimators", "estimator_class", "register"]
 
 _CLASSES: dict[str, type] = {}
+# Loadable by name but not listed: estimators built around a method (ChannelIndependent).
+_UNLISTED: dict[str, type] = {}
 
 
-def register(cls: type) -> type:
+def register(cls: type, *, listed: bool = True) -> type:
     """Add ``cls`` under its name, unless it is private (``_Name``) or abstract.
 
     A later class of the same name replaces the earlier one (a module reloaded in a
@@ -25,6 +27,9 @@ def register(cls: type) -> type:
     ----------
     cls : type
         An estimator class.
+    listed : bool, default=True
+        Whether :func:`all_estimators` lists it; an unlisted class (a wrapper around
+        a method, which loads itself) is only found by :func:`estimator_class`.
 
     Returns
     -------
@@ -32,7 +37,7 @@ def register(cls: type) -> type:
         ``cls`` itself, so that this can be used as a decorator.
     """
     if not cls.__name__.startswith("_") and not inspect.isabstract(cls):
-        _CLASSES[cls.__name__] = cls
+        (_CLASSES if listed else _UNLISTED)[cls.__name__] = cls
     return cls
 
 
@@ -101,10 +106,10 @@ def estimator_class(name: str) -> type:
         its module has not been imported).
     """
     try:
-        return _CLASSES[name]
+        return _CLASSES[name] if name in _CLASSES else _UNLISTED[name]
     except KeyError:
         raise ValueError(
             f"Unknown sslts estimator class {name!r}. If it is a method defined outside "
             "sslts, import the module that defines it first. Known classes: "
-            f"{sorted(_CLASSES)}."
+            f"{sorted({**_CLASSES, **_UNLISTED})}."
         ) from None

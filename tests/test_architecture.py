@@ -55,6 +55,7 @@ FLOORS = {
     "sslts.anomaly_detector": 4,
     "sslts.generator": 4,
     "sslts.pretrained": 4,
+    "sslts.channel_independent": 4,
     "sslts.plotting": 4,
     "sslts._adapters": 4,
     "sslts.aeon": 4,

@@ -320,6 +320,9 @@ def _check_n_channels(X: np.ndarray, n_channels: int | None, layout: str, name: 
             f"estimator reads it {layout.replace('_', '-')} (input_layout={layout!r} "
             "in fit)."
         )
+    elif n_channels == 1:  # a univariate encoder can still embed them, channel by channel
+        hint = (" To embed each channel with this univariate encoder and pool them, use "
+                "sslts.ChannelIndependent(FrozenEstimator(encoder)).fit(X) (no training).")
     raise ValueError(
         f"X has {X.shape[2]} channel(s) but {name} was fitted on series with "
         f"{n_channels} channel(s).{hint}"
