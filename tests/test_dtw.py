@@ -214,3 +214,21 @@ def test_distances_reject_bad_arguments():
         dist([0, 5])
     with pytest.raises(ValueError, match="1-D array of integers"):
         dist([[0, 1]])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_torch_keeps_its_thread_count(backend):
+    # numba's OpenMP layer shares the runtime with torch and would leave it at
+    # numba's thread count, oversubscribing a one-thread fit.
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        conv = torch.nn.Conv1d(8, 8, 3)
+        conv(torch.randn(4, 8, 64)).sum().backward()  # torch's OpenMP runtime is up
+        pairwise_dtw(walks(6, 12), backend=backend)
+        DTWDistances(walks(6, 12), mode="batch", backend=backend)([0, 1, 2])
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -108,6 +108,35 @@ def test_lstm_outputs_at_observed_steps_ignore_right_padding():
     assert torch.isfinite(enc(padded)).all()
 
 
+def _loop_lstm(cell: nn.LSTM, x: torch.Tensor, reverse: bool) -> torch.Tensor:
+    """One LSTM direction step by step from the gate equations, (T, C) -> (T, H)."""
+    sfx = "_reverse" if reverse else ""
+    w_ih, w_hh = getattr(cell, "weight_ih_l0" + sfx), getattr(cell, "weight_hh_l0" + sfx)
+    bias = getattr(cell, "bias_ih_l0" + sfx) + getattr(cell, "bias_hh_l0" + sfx)
+    H = w_hh.shape[1]
+    h, c, out = x.new_zeros(H), x.new_zeros(H), []
+    for t in (reversed(range(len(x))) if reverse else range(len(x))):
+        i, f, g, o = (w_ih @ x[t] + w_hh @ h + bias).split(H)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        out.append(h)
+    return torch.stack(out[::-1] if reverse else out)
+
+
+def test_bidirectional_lstm_reads_each_series_backwards_from_its_last_observed_step():
+    enc = LSTMEncoder(2, output_dims=3, hidden_dims=4, bidirectional=True).double()
+    x = torch.randn(3, 12, 2, generator=_gen(), dtype=torch.float64)
+    x[1, 8:] = math.nan  # right padding: the backward pass starts at step 7
+    x[2, 4, 0] = math.nan  # a missing value inside: the whole step is read as 0
+    out = enc(x)
+    for b, length in ((0, 12), (1, 8), (2, 12)):
+        xb = x[b, :length].masked_fill(torch.isnan(x[b, :length]).any(-1, keepdim=True), 0.0)
+        h = torch.cat([_loop_lstm(enc.layers[0], xb, False),
+                       _loop_lstm(enc.layers[0], xb, True)], dim=1)
+        torch.testing.assert_close(out[b, :length], enc.head(h))
+    torch.testing.assert_close(enc(x[:1]), out[:1])  # unpadded batches skip packing
+
+
 def test_vibcreg_resnet_architecture_and_masked_pooling():
     enc = VIbCRegResNet(1).eval()
     assert enc.output_dims == 512

@@ -8,6 +8,9 @@ layer is applied to every step output instead (shared weights), giving one vecto
 per timestamp; the mean of these vectors over the window is the tutorial's
 flatten-then-linear map with its per-position weights tied, and works for any
 length.
+
+``bidirectional=True`` adds a second LSTM per layer that reads each series backwards,
+from its last observed step, so that every step's vector sees the whole window.
 """
 
 from __future__ import annotations
@@ -35,14 +38,19 @@ class LSTMEncoder(nn.Module):
         Stacked LSTM layers (the tutorial uses 1).
     dropout : float, default=0.0
         Dropout between stacked LSTM layers (no effect with one layer).
+    bidirectional : bool, default=False
+        Also read each series backwards (a second LSTM of ``hidden_dims`` units per
+        layer; the two directions are concatenated), so that the vector of step
+        ``t`` depends on the whole series.  False is the tutorial's encoder.
 
     Notes
     -----
-    The LSTM is unidirectional and starts from zero states, so the output at step
-    ``t`` depends on steps ``0 .. t`` only: NaN right-padding of a variable-length
-    series never changes the outputs at its observed steps.  Missing values (a
-    timestamp with any NaN channel) are read as zeros, the mean of standardised
-    data.
+    The LSTM starts from zero states.  Unidirectional, the output at step ``t``
+    depends on steps ``0 .. t`` only.  Bidirectional, the backward direction of each
+    series starts at its last observed step (a step with any non-NaN channel), so
+    in both cases NaN right-padding of a variable-length series never changes the
+    outputs at its observed steps.  Missing values (a timestamp with any NaN
+    channel) are read as zeros, the mean of standardised data.
 
     Examples
     --------
@@ -52,19 +60,25 @@ class LSTMEncoder(nn.Module):
     torch.Size([4, 30, 8])
     >>> enc(torch.randn(4, 7, 2)).shape  # any length
     torch.Size([4, 7, 8])
+    >>> LSTMEncoder(2, 8, 16, bidirectional=True)(torch.randn(4, 30, 2)).shape
+    torch.Size([4, 30, 8])
     """
 
-    def __init__(self, input_dims, output_dims=128, hidden_dims=128, n_layers=1, dropout=0.0):
+    def __init__(self, input_dims, output_dims=128, hidden_dims=128, n_layers=1, dropout=0.0,
+                 bidirectional=False):
         super().__init__()
         self.output_dims = output_dims
+        self.bidirectional = bool(bidirectional)
+        width = hidden_dims * (2 if self.bidirectional else 1)
         # One module per layer (not nn.LSTM's num_layers): the dropout between them
         # then draws from the fit's generator, not from torch's global one.
         self.layers = nn.ModuleList(
-            nn.LSTM(input_dims if k == 0 else hidden_dims, hidden_dims, batch_first=True)
+            nn.LSTM(input_dims if k == 0 else width, hidden_dims, batch_first=True,
+                    bidirectional=self.bidirectional)
             for k in range(n_layers)
         )
         self.dropout = FastDropout(dropout)
-        self.head = nn.Linear(hidden_dims, output_dims)
+        self.head = nn.Linear(width, output_dims)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Encode a batch.
@@ -80,6 +94,27 @@ class LSTMEncoder(nn.Module):
         """
         observed = ~torch.isnan(x).any(dim=-1, keepdim=True)
         h = torch.where(observed, x, 0.0)
+        lengths = self._padded_lengths(x) if self.bidirectional else None
         for k, layer in enumerate(self.layers):
-            h = layer(self.dropout(h) if k else h)[0]
+            h = self._run(layer, self.dropout(h) if k else h, lengths)
         return self.head(h)
+
+    @staticmethod
+    def _padded_lengths(x: torch.Tensor) -> torch.Tensor | None:
+        """Steps up to the last one with an observed value, per series (None: all T)."""
+        seen = ~torch.isnan(x).all(dim=-1)  # (B, T)
+        if bool(seen[:, -1].all()):  # no right padding: the fast, unpacked path
+            return None
+        steps = torch.arange(1, x.shape[1] + 1, device=x.device)
+        return (seen * steps).amax(dim=1).clamp_(min=1).cpu()
+
+    @staticmethod
+    def _run(layer: nn.LSTM, h: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        if lengths is None:
+            return layer(h)[0]
+        # Packing starts the backward direction of each series at its own last step.
+        packed = nn.utils.rnn.pack_padded_sequence(h, lengths, batch_first=True,
+                                                   enforce_sorted=False)
+        out = layer(packed)[0]
+        return nn.utils.rnn.pad_packed_sequence(out, batch_first=True,
+                                                total_length=h.shape[1])[0]

@@ -30,10 +30,12 @@ used; both give the same values to rounding.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from numbers import Integral
 
 import numpy as np
+import torch
 
 from .validation import check_time_series
 
@@ -80,7 +82,8 @@ def _pairwise(series: list[np.ndarray], backend: str, n_jobs: int) -> np.ndarray
         # aeon takes (n, C, T), or a list of (C, T_i) for unequal lengths.
         data = np.stack([x.T for x in series]) if equal else [np.ascontiguousarray(x.T)
                                                                for x in series]
-        with warnings.catch_warnings():  # a harmless numba cast notice at compile time
+        with warnings.catch_warnings(), _torch_threads_kept():
+            # a harmless numba cast notice at compile time
             warnings.filterwarnings("ignore", message="unsafe cast from uint64 to int64")
             squared = dtw_pairwise_distance(data, window=None, n_jobs=n_jobs)
         return np.sqrt(squared, out=squared)  # aeon returns the path cost itself
@@ -88,6 +91,23 @@ def _pairwise(series: list[np.ndarray], backend: str, n_jobs: int) -> np.ndarray
     from tslearn.utils import to_time_series_dataset
 
     return cdist_dtw(to_time_series_dataset(series), n_jobs=n_jobs)
+
+
+@contextlib.contextmanager
+def _torch_threads_kept():
+    """Give torch back its thread count after a parallel numba call.
+
+    numba's OpenMP threading layer shares the OpenMP runtime with torch, and its
+    parallel loops set that runtime's thread count to numba's (every core): torch
+    would then run on more threads than it was given, which slowed a one-thread
+    training loop pinned to one core tenfold.
+    """
+    before = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def _paired(first: list[np.ndarray], second: list[np.ndarray], backend: str) -> np.ndarray:
