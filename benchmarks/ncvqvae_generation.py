@@ -4,7 +4,9 @@ For each dataset, configuration (VQVAE = ``ssl=None``; BT-/VIb-slice and -gauss 
 Barlow Twins / VIbCReg with that view) and seed:
 
 1. stage 1: ``NCVQVAETransformer`` fitted on TRAIN; the thesis's probes (linear SVM
-   C=1 and 5-NN on MinMax(-1, 1)-scaled pooled tokens, as ``benchmarks/ncvqvae.py``);
+   C=1 and 5-NN on MinMax(-1, 1)-scaled pooled tokens, as ``benchmarks/ncvqvae.py``),
+   also on features computed as the reference code does (batch norm in training mode,
+   so normalised with each batch's statistics);
 2. stage 2: ``NCVQVAEGenerator`` on the frozen tokenizer with TRAIN's labels (the
    thesis's pairing: the index prior for VQVAE, the full-embedding prior otherwise);
 3. ``sslts.evaluation.evaluate_generation``: FID and IS of ``max(n_test, 256)``
@@ -27,6 +29,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import pickle
 import subprocess
@@ -47,8 +50,9 @@ from sslts.evaluation import FCNClassifier, evaluate_generation
 CONFIGS = {"none": (None, "slice"), "bt-slice": ("barlow_twins", "slice"),
            "vib-slice": ("vibcreg", "slice"), "bt-gauss": ("barlow_twins", "gauss"),
            "vib-gauss": ("vibcreg", "gauss")}
-FIELDS = ["dataset", "config", "seed", "svm", "knn", "fid", "is_mean", "is_std", "real_is_mean",
-          "cas", "fcn_test_accuracy", "stage1_s", "prior_s", "eval_s", "sampled",
+FIELDS = ["dataset", "config", "seed", "svm", "knn", "svm_train_mode", "knn_train_mode", "fid",
+          "is_mean", "is_std", "real_is_mean", "cas", "fcn_test_accuracy", "stage1_s", "prior_s",
+          "eval_s", "sampled",
           "sample_s", "series_per_s", "stage1_epochs", "stage1_steps", "prior_epochs",
           "prior_steps", "prior_hidden", "prior_layers", "fcn_epochs", "cas_epochs",
           "codes_used", "dead_codes", "n_train", "n_test", "length", "n_classes",
@@ -67,6 +71,22 @@ class TimedGenerator:
         self.seconds += time.perf_counter() - start
         self.count += n_samples
         return X
+
+
+def train_mode_features(tokenizer, X: np.ndarray, batch_size: int = 128) -> np.ndarray:
+    """Pooled tokens with batch norm on the batch's statistics, as the reference's probes.
+
+    The reference code computes its probe features with the network in training
+    mode, so each batch norm normalises with the statistics of the (test) batch it
+    sees; the codebook is kept frozen here (the reference's also moved by EMA).
+    """
+    module = copy.deepcopy(tokenizer.module_).train()
+    module.quantizer.eval()
+    with torch.no_grad():
+        parts = [tokenizer.embed(module, torch.as_tensor(X[i : i + batch_size],
+                                                          dtype=torch.float32), "instance")
+                 for i in range(0, len(X), batch_size)]
+    return torch.cat(parts).numpy()
 
 
 def commit() -> str:
@@ -103,6 +123,8 @@ def run_one(name: str, config: str, seed: int, data, fcn, args) -> dict:
         tokenizer.fit(X_train)
         stage1_s = time.perf_counter() - start
     svm, knn = probes(tokenizer.transform(X_train), y_train, tokenizer.transform(X_test), y_test)
+    svm_train_mode, knn_train_mode = probes(train_mode_features(tokenizer, X_train), y_train,
+                                            train_mode_features(tokenizer, X_test), y_test)
     generator = NCVQVAEGenerator(
         tokenizer=FrozenEstimator(tokenizer), hidden_dims=args.prior_hidden,
         n_layers=args.prior_layers, n_epochs=args.prior_epochs, n_iters=args.prior_iters,
@@ -118,6 +140,7 @@ def run_one(name: str, config: str, seed: int, data, fcn, args) -> dict:
                                  random_state=seed)
     return {
         "dataset": name, "config": config, "seed": seed, "svm": svm, "knn": knn,
+        "svm_train_mode": svm_train_mode, "knn_train_mode": knn_train_mode,
         "fid": scores["fid"], "is_mean": scores["is_mean"], "is_std": scores["is_std"],
         "real_is_mean": scores["real_is_mean"], "cas": scores["cas"],
         "fcn_test_accuracy": scores["fcn_test_accuracy"], "stage1_s": round(stage1_s, 1),

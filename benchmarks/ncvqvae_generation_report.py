@@ -47,6 +47,9 @@ THESIS = {
 TABLES = {
     "svm": ("Stage 1: linear SVM accuracy (%)", 0, 100, 1, "higher"),
     "knn": ("Stage 1: KNN (k=5) accuracy (%)", 1, 100, 1, "higher"),
+    "svm_train_mode": ("Stage 1: linear SVM accuracy (%) on features computed as the "
+                       "reference code does (batch norm in training mode)", 0, 100, 1,
+                       "higher"),
     "fid": ("Stage 2: FID", 2, 1, 2, "lower"),
     "is_mean": ("Stage 2: IS", 3, 1, 2, "higher"),
     "cas": ("Stage 2: CAS (%)", 4, 100, 1, "higher"),
