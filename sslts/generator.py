@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -27,6 +28,7 @@ from .encoders.maskgit_schedule import (
 )
 from .methods.ncvqvae import NCVQVAETransformer
 from .schedules import SchedulerConfig, cosine_scheduler
+from .utils.series import LayoutWarning
 from .utils.validation import check_time_series
 
 __all__ = ["NCVQVAEGenerator"]
@@ -40,14 +42,11 @@ class NCVQVAEGenerator(BaseSSLEstimator):
     A fitted :class:`~sslts.NCVQVAETransformer` turns every series into a grid of
     tokens (code indices); a bidirectional transformer (MaskGIT, Chang et al. 2022)
     learns to fill masked tokens given the visible ones and, with ``y``, the class.
-    :meth:`sample` starts from an all-masked grid, fills it in ``n_decoding_steps``
-    rounds, keeping the most confident tokens of each round, and decodes the tokens
-    to series with the tokenizer's decoder.  Training follows the reference code:
-    the tokens of each series are drawn afresh at every step from the softmax of
-    the code distances at ``tokenize_temperature`` (stochastic tokenisation), one
-    masking ratio is drawn per batch from the cosine schedule, and each label is
-    replaced by the null class with probability ``p_unconditional``, so that one
-    prior samples both conditionally and unconditionally.
+    :meth:`sample` fills an all-masked grid in ``n_decoding_steps`` rounds, keeping
+    the most confident tokens of each, and decodes it with the tokenizer.  As in the
+    reference code, each step draws the tokens of its series afresh from the softmax
+    of their code distances (stochastic tokenisation) and one masking ratio from the
+    cosine schedule, and drops each label with probability ``p_unconditional``.
 
     Parameters
     ----------
@@ -59,18 +58,14 @@ class NCVQVAEGenerator(BaseSSLEstimator):
         must have its training length and channels.  None fits
         ``NCVQVAETransformer()`` (Barlow Twins, slice view).
     prior : {"auto", "index", "embedding"}, default="auto"
-        "index": tokens enter as rows of an embedding table initialised from the
-        codebook, to which the output logits are tied (TimeVQVAE's prior, the
-        thesis's for the plain VQ-VAE); "embedding": tokens enter as their code
-        vectors, read from a trainable copy of the codebook, and the output layer
-        is untied (the thesis's "full-embedding" prior for NC-VQVAE).  "auto"
-        takes the thesis's pairing: "index" for a tokenizer with ``ssl=None``,
-        else "embedding".
+        "index": token embeddings initialised from the codebook, output tied to
+        them (TimeVQVAE's prior); "embedding": code vectors from a trainable copy
+        of the codebook, untied output (the thesis's "full-embedding" prior).
+        "auto" pairs them as the thesis: "index" for ``ssl=None``, else "embedding".
     mask_convention : {"reference", "maskgit"}, default="reference"
-        "reference": the reference code's masking, with the loss on every token
-        (the index prior keeps ``floor(gamma(t) N)`` tokens and masks the rest, the
-        embedding prior masks ``floor(gamma(t) N)``); "maskgit": MaskGIT's, which
-        masks ``ceil(gamma(t) N)`` tokens and puts the loss on them only.
+        "reference": the reference code's, loss on every token (the index prior
+        keeps ``floor(gamma(t) N)`` tokens, the embedding prior masks as many);
+        "maskgit": mask ``ceil(gamma(t) N)`` tokens, loss on them only.
     hidden_dims : int, default=256
         Width of the transformer.
     n_layers : int, default=4
@@ -113,10 +108,9 @@ class NCVQVAEGenerator(BaseSSLEstimator):
     weight_decay : float, default=1e-3
         AdamW weight decay (the reference code's; the thesis text says 1e-5).
     random_state : int, RandomState instance or None, default=None
-        Seeds the prior's initialisation and training draws, and the tokenizer's
-        clone when it has no seed of its own.  With an int, two fits on the same CPU
-        give bitwise-identical priors.  The global torch/numpy random state is never
-        changed.
+        Seeds the prior's initialisation and training draws (and the tokenizer's
+        clone).  With an int, two fits on the same CPU give bitwise-identical
+        priors; the global torch/numpy random state is never changed.
     input_layout : {"channels_last", "channels_first"}, default="channels_last"
         How a 3-D array is read, and the layout of the samples: ``(n_series,
         n_timestamps, n_channels)`` or ``(n_series, n_channels, n_timestamps)``.
@@ -245,8 +239,9 @@ class NCVQVAEGenerator(BaseSSLEstimator):
         self : object
         """
         self._validate_params()
-        X3 = check_time_series(X, estimator=self, layout=self.input_layout,
-                               min_timestamps=self.min_length(True))
+        with warnings.catch_warnings():  # a misread layout is reported once, by the loop
+            warnings.simplefilter("ignore", LayoutWarning)
+            X3 = check_time_series(X, estimator=self, layout=self.input_layout)
         warm = self.warm_start and hasattr(self, "module_")
         labels, classes = _encode_labels(y, len(X3))
         if warm and not (classes is None if self.classes_ is None
@@ -285,7 +280,9 @@ class NCVQVAEGenerator(BaseSSLEstimator):
             tok.set_params(device=self.device)
         if tok.n_threads is None:
             tok.set_params(n_threads=self.n_threads)
-        return tok.fit(X3)
+        with warnings.catch_warnings():  # X3 is read channels last; the loop warns once
+            warnings.simplefilter("ignore", LayoutWarning)
+            return tok.fit(X3)
 
     def _check_tokenizer_input(self, X3: np.ndarray) -> None:
         tok = self.tokenizer_
@@ -314,7 +311,9 @@ class NCVQVAEGenerator(BaseSSLEstimator):
 
     def prepare_training_data(self, X):
         """The training data are the logits of every token of every series: (n, N, K)."""
-        distances = self.tokenizer_.code_distances(self._tokenizer_layout(X))
+        if self.tokenizer_.input_layout_ == "channels_first":
+            X = X.transpose(0, 2, 1)  # X is channels last: read as the tokenizer reads
+        distances = self.tokenizer_.code_distances(X)
         logits = -torch.from_numpy(distances).flatten(1, 2)  # (n, N, K), row-major grid
         if self.tokenize_temperature > 0:
             logits = logits / self.tokenize_temperature
@@ -420,9 +419,7 @@ class NCVQVAEGenerator(BaseSSLEstimator):
             raise ValueError(f"{type(self).__name__} was fitted without labels (y=None), so "
                              "it samples unconditionally; call sample without y, or fit it "
                              "with y to sample classes.")
-        labels = np.asarray(y)
-        if labels.ndim == 0:
-            labels = np.repeat(labels, n)
+        labels = np.repeat(y, n) if np.ndim(y) == 0 else np.asarray(y)
         if labels.shape != (n,):
             raise ValueError(f"y must be a label or an array of n_samples={n} labels; got "
                              f"shape {labels.shape}.")
@@ -433,11 +430,6 @@ class NCVQVAEGenerator(BaseSSLEstimator):
                              f"{self.classes_.tolist()} (classes_).")
         ids = [index[label] for label in labels.tolist()]
         return torch.tensor(ids, dtype=torch.long, device=self.device_)
-
-    def _tokenizer_layout(self, X3: np.ndarray) -> np.ndarray:
-        """A channels-last array in the layout the tokenizer reads."""
-        channels_first = self.tokenizer_.input_layout_ == "channels_first"
-        return X3.transpose(0, 2, 1) if channels_first else X3
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
