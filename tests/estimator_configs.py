@@ -40,6 +40,7 @@ TINY = {
         "projector_dims": 16,
     },
     "SelfTimeTransformer": {"output_dims": 4, "n_views": 2, "piece_size": 0.7},
+    "SoftCLTTransformer": {"output_dims": 4, "hidden_dims": 4, "depth": 1},
     "TS2VecTransformer": {"output_dims": 4, "hidden_dims": 4, "depth": 1},
     "TimeDRLTransformer": {
         "output_dims": 4,

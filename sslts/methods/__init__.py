@@ -3,6 +3,7 @@
 from .iars import IARSTransformer
 from .ncvqvae import NCVQVAETransformer
 from .selftime import SelfTimeTransformer
+from .softclt import SoftCLTTransformer
 from .timedrl import TimeDRLTransformer
 from .ts2vec import TS2VecTransformer
 from .two_view import BarlowTwinsTransformer, InfoNCETransformer, VIbCRegTransformer
@@ -13,6 +14,7 @@ __all__ = [
     "InfoNCETransformer",
     "NCVQVAETransformer",
     "SelfTimeTransformer",
+    "SoftCLTTransformer",
     "TS2VecTransformer",
     "TimeDRLTransformer",
     "VIbCRegTransformer",
