@@ -29,6 +29,7 @@ ROOT = DOCS.parent
 sys.path.insert(0, str(DOCS / "_ext"))  # the local extension (API lists, generated pages)
 sys.path.append(str(ROOT))  # benchmarks.make_results_page (an installed sslts comes first)
 
+import class_pages  # noqa: E402
 import sslts_docs  # noqa: E402
 from sphinx_gallery.sorting import ExplicitOrder  # noqa: E402
 from sslts_docs import intersphinx_inventories  # noqa: E402
@@ -84,6 +85,11 @@ autodoc_member_order = "groupwise"
 numpydoc_show_class_members = False  # the class template lists the members itself
 numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
+# For the class template: the base classes' hooks, hidden on the estimators' pages.
+autosummary_context = {
+    "sslts_hooks": class_pages.hook_names(),
+    "sslts_hook_owners": class_pages.HOOK_OWNERS,
+}
 
 intersphinx_mapping = intersphinx_inventories(
     {

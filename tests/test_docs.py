@@ -15,6 +15,7 @@ the repository root (about 5 minutes on two cores, on an otherwise idle machine)
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -29,7 +30,9 @@ from sslts import all_estimators
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+import api_pages  # noqa: E402
 import api_reference  # noqa: E402
+import class_pages  # noqa: E402
 import results_page  # noqa: E402
 import sslts_docs  # noqa: E402
 
@@ -43,27 +46,131 @@ def test_api_reference_documents_every_exported_name():
     assert api_reference.coverage_errors() == []
 
 
-def test_coverage_check_reports_a_module_without_a_section(monkeypatch):
-    # The check must be able to fail: drop the section of sslts.augment.
-    sections = tuple(s for s in api_reference.SECTIONS if "sslts.augment" not in s.modules)
-    monkeypatch.setattr(api_reference, "SECTIONS", sections)
+def test_coverage_check_reports_a_module_without_a_group(monkeypatch):
+    # The check must be able to fail: drop the page of sslts.augment.
+    pages = tuple(p for p in api_reference.PAGES if p.slug != "augment")
+    monkeypatch.setattr(api_reference, "PAGES", pages)
     errors = api_reference.coverage_errors()
-    assert any("public module sslts.augment " in e and "SECTIONS" in e for e in errors)
+    assert any("sslts.augment.jitter (exported by sslts.augment" in e and "PAGES" in e
+               for e in errors)
 
 
-def test_internal_helpers_stay_out_of_the_reference():
-    entries = re.findall(r"^   ([^:\s]\S*)$", api_reference.render_index(), flags=re.M)
-    for path in api_reference.INTERNAL:
-        assert path.removeprefix("sslts.") not in entries, path
+def _entries(text: str) -> list[str]:
+    return re.findall(r"^   ([^:\s]\S*)$", text, flags=re.M)  # not the options
 
 
-def test_api_index_lists_each_object_once_under_its_import_path():
-    text = api_reference.render_index()
-    entries = re.findall(r"^   ([^:\s]\S*)$", text, flags=re.M)  # not the options
+def test_each_public_object_is_documented_once_under_its_import_path():
+    pages = api_pages.render_pages()
+    entries = [e for name, text in pages.items() if name != "index" for e in _entries(text)]
     assert len(entries) == len(set(entries))
+    assert not [e for e in entries if any(part.startswith("_") for part in e.split("."))]
     # Estimators are documented where users import them from: the top-level package.
     assert "TS2VecTransformer" in entries and "methods.ts2vec.TS2VecTransformer" not in entries
     assert "augment.jitter" in entries
+    assert "base.store_init_arguments" in _entries(pages["building_blocks"])
+
+
+def test_each_section_is_a_page_of_its_own():
+    pages = api_pages.render_pages()
+    index = pages["index"]
+    toctree = index.split(".. toctree::", 1)[1]
+    assert set(_entries(toctree)) == set(pages) - {"index"}
+    assert len(pages) - 1 <= 12  # a short sidebar
+    assert not _entries(index.split(".. toctree::", 1)[0])  # no names on the index
+
+
+def _group_of(path: str) -> str:
+    return next(title for title, entries in api_reference.collect().items()
+                if path in {e.path for e in entries})
+
+
+@pytest.mark.parametrize(("type_filter", "group"), [
+    ("transformer", "Self-supervised methods"), ("generator", "Generation"),
+])
+def test_registered_estimators_land_in_their_group_by_type(monkeypatch, type_filter, group):
+    # Wherever a new estimator is defined, its type places it: take the modules away
+    # from the groups and every estimator still lands in its group.
+    bare = tuple(
+        api_reference.Page(p.slug, p.title, p.intro, tuple(
+            dataclasses.replace(g, modules=()) if g.types else g for g in p.groups))
+        for p in api_reference.PAGES
+    )
+    monkeypatch.setattr(api_reference, "PAGES", bare)
+    estimators = all_estimators(type_filter=type_filter)
+    assert estimators
+    for cls in estimators:
+        assert _group_of(f"sslts.{cls.__name__}") == group, cls
+
+
+def test_other_names_land_in_the_group_of_the_module_users_import_them_from():
+    # Defined in sslts.anomaly_scores, imported from sslts.evaluation.
+    assert _group_of("sslts.evaluation.point_adjust") == "Protocols and baselines"
+    assert _group_of("sslts.Checkpoint") == "Callbacks"  # defined in sslts.callbacks
+    assert _group_of("sslts.load") == "Persistence and the estimator registry"  # extra
+
+
+def test_by_module_groups_are_split_under_the_sub_modules_headings():
+    page = api_pages.render_pages()["augment"]
+    crops = page.index("Crops and masks\n~~~")
+    assert crops < page.index("augment.random_crop") < page.index("Magnitude transforms\n")
+    assert api_pages.module_heading("sslts.augment.temporal") == "Temporal transforms"
+
+
+def test_every_registered_estimator_has_a_guide_page():
+    from sslts import EmbeddingAnomalyDetector, EmbeddingForecaster
+
+    for cls in [*all_estimators(), EmbeddingForecaster, EmbeddingAnomalyDetector]:
+        assert cls.__name__ in class_pages.GUIDES, (
+            f"{cls.__name__}: add its guide page to GUIDES in docs/_ext/class_pages.py")
+        page = ROOT / "docs" / f"{class_pages.GUIDES[cls.__name__]}.md"
+        assert page.is_file(), f"{cls.__name__}: its guide page {page.name} does not exist"
+
+
+def test_methods_table_lists_what_users_call_with_scikit_learns_methods_linked():
+    from sslts import TS2VecTransformer
+
+    rows = dict(class_pages.method_rows(TS2VecTransformer, "sslts.TS2VecTransformer"))
+    refs = " ".join(rows)
+    for name in ("fit", "transform", "encode", "save", "load"):
+        assert f":meth:`~sslts.TS2VecTransformer.{name}`" in rows, name
+    assert ":meth:`fit_transform <sklearn.base.TransformerMixin.fit_transform>`" in rows
+    assert ":meth:`get_params <sklearn.base.BaseEstimator.get_params>`" in rows
+    assert ":meth:`set_params <sklearn.base.BaseEstimator.set_params>`" in rows
+    assert ":meth:`set_output <sklearn.base.TransformerMixin.set_output>`" in rows
+    assert rows[":meth:`get_params <sklearn.base.BaseEstimator.get_params>`"].endswith(
+        "(from scikit-learn)")
+    # Hooks and scikit-learn's metadata routing are not what users call.
+    for name in ("build_module", "training_step", "on_fit_start", "embed", "set_fit_request"):
+        assert f".{name}`" not in refs, name
+
+
+def test_methods_table_of_a_base_class_lists_its_hooks():
+    from sslts.base import BaseSSLEstimator
+
+    refs = " ".join(ref for ref, _ in class_pages.method_rows(
+        BaseSSLEstimator, "sslts.base.BaseSSLEstimator"))
+    for name in ("build_module", "training_step", "configure_optimizer", "on_fit_start"):
+        assert f"~sslts.base.BaseSSLEstimator.{name}`" in refs, name
+
+
+def test_methods_table_of_an_encoder_leaves_torchs_methods_to_torch():
+    from sslts.encoders import TS2VecEncoder
+
+    refs = " ".join(r for r, _ in class_pages.method_rows(TS2VecEncoder, "sslts.encoders.X"))
+    assert "X.forward`" in refs
+    assert "parameters" not in refs and "state_dict" not in refs
+
+
+def test_hidden_hooks_are_the_ones_documented_for_method_authors():
+    # A method a user calls must not be hidden on the estimators' pages: every hidden
+    # method is one that sslts.base's docstring or the method authors' guide describes.
+    import sslts.base
+
+    documented = (sslts.base.__doc__ or "") + (ROOT / "docs" / "new_method.md").read_text(
+        encoding="utf-8")
+    for name in class_pages.hook_names():
+        if callable(getattr(sslts.base.BaseSSLTransformer, name)):
+            assert re.search(rf"`{name}\b", documented), name
 
 
 def test_capability_table_has_a_row_per_registered_estimator():
@@ -165,6 +272,24 @@ def test_site_builds(tmp_path):
         executed = "sphx-glr-script-out" in page or f"sphx_glr_{name}_001" in page
         assert executed, f"{name} was not executed"
     assert "accuracy_vs_paper.png" in (out / "_generated" / "results" / "index.html").read_text()
+    _check_class_page(out)
+
+
+def _check_class_page(out: Path) -> None:
+    """An estimator's page: its guide, its examples, and a Methods table with sklearn's."""
+    page = (out / "api" / "generated" / "sslts.TS2VecTransformer.html").read_text(
+        encoding="utf-8")
+    assert 'href="../../ts2vec.html"' in page  # the guide
+    anchor = re.search(r'href="#(gallery-examples-using-ts2vectransformer)"', page)
+    assert anchor and f'id="{anchor.group(1)}"' in page  # the examples, below
+    methods = page[page.index("Methods</p>"):]
+    for name in ("fit", "transform", "fit_transform", "get_params", "set_params",
+                 "set_output", "save"):
+        assert f">{name}<" in methods, name
+    assert "build_module" not in page and "training_step" not in page  # hooks: base pages
+    base = (out / "api" / "generated" / "sslts.base.BaseSSLEstimator.html").read_text(
+        encoding="utf-8")
+    assert "build_module" in base and "training_step" in base
 
 
 STANDALONE_EXAMPLES = [p for p in gallery_examples() if p.stem not in EXECUTED_EXAMPLES]

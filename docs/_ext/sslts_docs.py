@@ -2,13 +2,14 @@
 
 Before Sphinx lists the sources it generates, into ``docs/api/`` and ``docs/_generated/``:
 
-- the API reference page from the modules' ``__all__`` (:mod:`api_reference`), failing
-  the build when a public name would be missing from it;
+- the API reference pages from the modules' ``__all__`` (:mod:`api_reference`,
+  :mod:`api_pages`), failing the build when a public name would be missing from them;
 - the capability table of every registered estimator (:func:`capability_rows`);
 - the results tables and plots from ``benchmarks/results/`` (:mod:`results_page`).
 
 It also hides members that sslts classes inherit from scikit-learn or PyTorch (their
-docstrings belong to those projects' references), orders the gallery
+docstrings belong to those projects' references; the class pages' *Methods* tables link
+there, :mod:`class_pages`), orders the gallery
 (:class:`ExampleOrder`) and chooses the intersphinx inventories that can be reached
 (:func:`intersphinx_inventories`).
 """
@@ -19,8 +20,10 @@ import inspect
 import urllib.request
 from pathlib import Path
 
+import api_pages
 import api_reference
 import results_page
+from class_pages import GuideLinks, MethodsSummary
 
 DOCS = Path(__file__).resolve().parents[1]
 
@@ -278,7 +281,11 @@ def generate_pages(app, config) -> None:
     errors = api_reference.coverage_errors()
     if errors:
         raise ExtensionError("The API reference is incomplete:\n  " + "\n  ".join(errors))
-    _write_if_changed(DOCS / "api" / "index.rst", api_reference.render_index())
+    api = api_pages.render_pages()
+    for name, text in api.items():
+        _write_if_changed(DOCS / "api" / f"{name}.rst", text)
+    for stale in set((DOCS / "api").glob("*.rst")) - {DOCS / "api" / f"{n}.rst" for n in api}:
+        stale.unlink()  # a page whose groups are empty now
     generated = DOCS / "_generated"
     _write_if_changed(generated / "capabilities.md", render_capabilities())
     _write_if_changed(generated / "references.md", render_references())
@@ -311,4 +318,6 @@ def setup(app) -> dict:
     """Register the handlers (Sphinx's extension entry point)."""
     app.connect("config-inited", generate_pages)
     app.connect("autodoc-skip-member", skip_foreign_members)
+    app.add_directive("sslts-methods", MethodsSummary)
+    app.add_directive("sslts-guide", GuideLinks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
