@@ -187,10 +187,33 @@ def test_results_pages_come_from_the_benchmark_files(tmp_path):
     pages = results_page.build(results, tmp_path)
     others = {p.stem for p in results.glob("*.md")} - {results_page.SUITE}
     assert set(pages) == {"index"} | others
-    assert "## Classification accuracy" in pages["index"]
-    assert all(f"\n{name}\n" in pages["index"] for name in others)  # in its toctree
-    for image in (results_page.ACCURACY_PLOT, results_page.METHODS_PLOT):
+    index = pages["index"]
+    # The glance table and its plots come first, the suite's wide tables below.
+    assert index.index("## At a glance") < index.index("## The benchmark suite")
+    assert index.index(results_page.SPEED_PLOT) < index.index("### Classification accuracy")
+    assert "at every build of this site" in index and "the build measures nothing" in index
+    assert all(f"\n{name}\n" in index for name in others)  # in its toctree
+    for image in (results_page.ACCURACY_PLOT, results_page.SPEED_PLOT,
+                  results_page.METHODS_PLOT):
         assert (tmp_path / image).stat().st_size > 10_000
+    # Every CSV is offered for download, beside its page.
+    for csv_file in results.glob("*.csv"):
+        assert (tmp_path / csv_file.name).read_bytes() == csv_file.read_bytes()
+    assert "{download}`vs_official.csv <vs_official.csv>`" in pages["vs_official"]
+    assert "{download}`benchmark_suite.csv <benchmark_suite.csv>`" in index
+
+
+def test_github_results_page_is_current(tmp_path):
+    # docs/results.md is the GitHub copy of the results pages: regenerate it with
+    # python benchmarks/make_results_page.py after the results files change.
+    from benchmarks import make_results_page
+
+    results = tmp_path / "benchmarks" / "results"  # the same layout: the same links
+    shutil.copytree(ROOT / "benchmarks" / "results", results)
+    out = tmp_path / "docs" / "results.md"
+    make_results_page.main(["--results", str(results), "--out", str(out)])
+    current = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    assert out.read_text(encoding="utf-8") == current, "run python benchmarks/make_results_page.py"
 
 
 def test_svm_accuracies_read_the_suite_rows():
@@ -271,7 +294,9 @@ def test_site_builds(tmp_path):
         # is only rendered has neither).
         executed = "sphx-glr-script-out" in page or f"sphx_glr_{name}_001" in page
         assert executed, f"{name} was not executed"
-    assert "accuracy_vs_paper.png" in (out / "_generated" / "results" / "index.html").read_text()
+    results = (out / "_generated" / "results" / "index.html").read_text(encoding="utf-8")
+    assert "accuracy_vs_paper.png" in results and "speed_vs_official.png" in results
+    assert "benchmark_suite.csv" in results  # the download link
     _check_class_page(out)
 
 
