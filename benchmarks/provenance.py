@@ -7,10 +7,12 @@ uncommitted changes.  :func:`page_problems` lists what keeps a page from that;
 ``tests/test_results_provenance.py`` runs it on every page.
 
 A commit is any 7 to 40 character hexadecimal word with a digit and a letter in it
-(``f8ae1a4``, ``616e5ef``), unless written ``name@<sha>`` (a commit of another
+(``f8ae1a4``, ``616e5ef``), or any right after the word "commit" (``commit 1234567``),
+unless written ``name@<sha>`` (a commit of another
 repository, such as an official implementation).  It is *modified* when it is written
 ``<sha>+dirty``, or when the paragraph naming it says the code had changes on top of it
-("plus uncommitted work", "+ working tree", "that commit plus ...").
+("plus uncommitted work", "+ working tree", "that commit plus ..."); a list item or a
+table row is a paragraph of its own.
 
 Usage, from the repository root (lists every page with a problem)::
 
@@ -77,18 +79,37 @@ def named_commits(text: str) -> list[Commit]:
     [Commit(sha='616e5ef', line=1, modified=False), Commit(sha='c01a93f', line=3, modified=True)]
     >>> named_commits("| 1234567 | deadbeef | 0.987 |")  # numbers and words: not commits
     []
+    >>> named_commits("at commit `1234567`")  # unless named as one
+    [Commit(sha='1234567', line=1, modified=False)]
     """
     found = []
-    line = 1
-    for paragraph in re.split(r"(\n[ \t]*\n)", text):
-        modified = bool(_MODIFIED.search(paragraph))
-        for match in _HEX.finditer(paragraph):
+    for line, block in _blocks(text):
+        modified = bool(_MODIFIED.search(block))
+        for match in _HEX.finditer(block):
             sha = match.group(1)
-            if re.search(r"\d", sha) and re.search(r"[a-f]", sha):
-                at = line + paragraph.count("\n", 0, match.start())
+            after_word = re.search(r"commits?[\s`]*$", block[:match.start()])
+            if after_word or (re.search(r"\d", sha) and re.search(r"[a-f]", sha)):
+                at = line + block.count("\n", 0, match.start())
                 found.append(Commit(sha, at, modified or bool(match.group(2))))
-        line += paragraph.count("\n")
     return found
+
+
+_ITEM = re.compile(r"\s*(?:[-*+]|\d+\.)\s|\|")  # a list item or a table row starts a block
+
+
+def _blocks(text: str) -> list[tuple[int, str]]:
+    """Paragraphs, list items and table rows, each with its first line's number."""
+    blocks: list[tuple[int, list[str]]] = []
+    fresh = True
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            fresh = True
+            continue
+        if fresh or _ITEM.match(line):
+            blocks.append((number, []))
+        blocks[-1][1].append(line)
+        fresh = False
+    return [(number, "\n".join(lines)) for number, lines in blocks]
 
 
 def git_history(root: Path = ROOT) -> bool:

@@ -71,11 +71,15 @@ def test_named_commits_reads_the_forms_the_pages_use():
         "After: that commit plus the loop rewrite only.",                   # 6
         "",
         "| 0.987 | 1234567 | deadbeef | official code @7e115cc | x/abc1234 |",  # 8: none
-        "rows at ad05b5c, except Car at 12a30b6.",                          # 9
+        "rows at ad05b5c, except Car at 12a30b6; the rest at commit 4567890.",  # 9
+        "",
+        "- file a: `abc1234` with uncommitted changes",                     # 11
+        "- file b: `def5678`",                                              # 12: own item
     ])
     found = [(c.sha, c.line, c.modified) for c in provenance.named_commits(text)]
     assert found == [("f8ae1a4", 1, True), ("aa15379", 1, False), ("917551c", 3, True),
-                     ("ba2e9ad", 5, True), ("ad05b5c", 9, False), ("12a30b6", 9, False)]
+                     ("ba2e9ad", 5, True), ("ad05b5c", 9, False), ("12a30b6", 9, False),
+                     ("4567890", 9, False), ("abc1234", 11, True), ("def5678", 12, False)]
 
 
 def test_cited_results_finds_paths_and_backticked_names(tmp_path):
@@ -103,12 +107,12 @@ def repo(tmp_path):
         (tmp_path / name).write_text(name)
         _git(tmp_path, "add", name)
         _git(tmp_path, "commit", "-q", "-m", name)
-        shas[name] = _git(tmp_path, "rev-parse", "--short=7", "HEAD")
+        shas[name] = _git(tmp_path, "rev-parse", "HEAD")
     _git(tmp_path, "checkout", "-q", "-b", "side", shas["first"])
     (tmp_path / "side").write_text("side")
     _git(tmp_path, "add", "side")
     _git(tmp_path, "commit", "-q", "-m", "side")
-    shas["side"] = _git(tmp_path, "rev-parse", "--short=7", "HEAD")
+    shas["side"] = _git(tmp_path, "rev-parse", "HEAD")
     _git(tmp_path, "checkout", "-q", "main")
     (tmp_path / "benchmarks" / "results").mkdir(parents=True)
     return tmp_path, shas
