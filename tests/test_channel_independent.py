@@ -281,3 +281,14 @@ def test_corpus_fit_is_data_parallel_under_torchrun(tmp_path):
     assert r0["n_iter"] == r1["n_iter"] == 6
     for name, tensor in r0["state"].items():
         assert torch.equal(tensor, r1["state"][name]), name
+
+
+def test_univariate_encoder_error_says_how_to_embed_more_channels():
+    enc = tiny().fit(RNG.normal(size=(6, 20)))
+    X = RNG.normal(size=(2, 20, 3))
+    with pytest.raises(ValueError, match=r"ChannelIndependent\(FrozenEstimator\(encoder\)\)"):
+        enc.transform(X)
+    assert ChannelIndependent(FrozenEstimator(enc)).fit(X).transform(X).shape == (2, 4)
+    wide = tiny().fit(RNG.normal(size=(6, 20, 2)))
+    with pytest.raises(ValueError, match=r"fitted on series with 2 channel\(s\)\.$"):
+        wide.transform(X)  # a multivariate encoder gets no such advice
