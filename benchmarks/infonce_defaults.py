@@ -9,8 +9,9 @@ seed standard deviation of any dataset, and the fit times.
 
 Two stages, as the defaults were chosen::
 
-    # screen: one seed, a subset mixing suite and non-suite sets
+    # screen: one seed, a subset mixing suite and non-suite sets, then combinations
     python -m benchmarks.infonce_defaults --stage screen --tag infonce_screen
+    python -m benchmarks.infonce_defaults --stage screen2 --tag infonce_screen2
     # confirm: the chosen default and the tutorial's setting, 16-dataset suite, 3 seeds
     python -m benchmarks.infonce_defaults --stage confirm --tag infonce
 
@@ -60,8 +61,18 @@ CANDIDATES = {
     "half": {**TUTORIAL, "window_length": HALF},
     "apart": {**TUTORIAL, "max_shift": 30},
     "proj": {**TUTORIAL, "projector_dims": 128},
+    # second round: combinations with max pooling, the clear gain of the first
+    "max_x3": {**TUTORIAL, "pooling": "max", "n_iters": 600},
+    "max_t0.1": {**TUTORIAL, "pooling": "max", "temperature": 0.1},
+    "max_x3_t0.1": {**TUTORIAL, "pooling": "max", "n_iters": 600, "temperature": 0.1},
+    "max_proj": {**TUTORIAL, "pooling": "max", "projector_dims": 128},
+    "max_bi": {**TUTORIAL, "pooling": "max", "encoder_params": BI},
+    "max_h256": {**TUTORIAL, "pooling": "max",
+                 "encoder_params": {**TUTORIAL["encoder_params"], "hidden_dims": 256}},
+    "max_half": {**TUTORIAL, "pooling": "max", "window_length": HALF},
     "defaults": {},
 }
+ROUND1 = ["tutorial", "bi", "h256", "max", "t0.1", "x3", "half", "apart", "proj"]
 SCREEN_DATASETS = [
     # from the suite
     "GunPoint", "ECG200", "SonyAIBORobotSurface1", "UMD", "RacketSports",
@@ -69,8 +80,9 @@ SCREEN_DATASETS = [
     "SwedishLeaf", "MedicalImages", "Epilepsy",
 ]
 STAGES = {
-    "screen": {"candidates": [c for c in CANDIDATES if c != "defaults"],
-               "datasets": SCREEN_DATASETS, "seeds": [0]},
+    "screen": {"candidates": ROUND1, "datasets": SCREEN_DATASETS, "seeds": [0]},
+    "screen2": {"candidates": ["max"] + [c for c in CANDIDATES if c.startswith("max_")],
+                "datasets": SCREEN_DATASETS, "seeds": [0]},
     "confirm": {"candidates": ["defaults", "tutorial"], "datasets": list(DEFAULT_DATASETS),
                 "seeds": [0, 1, 2]},
 }
@@ -145,8 +157,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.candidates = args.candidates or stage["candidates"]
     args.datasets = args.datasets or stage["datasets"]
     args.seeds = args.seeds if args.seeds is not None else stage["seeds"]
-    args.title = ("screening candidate defaults" if args.stage == "screen"
-                  else "the defaults against the tutorial's setting")
+    args.title = {"screen": "screening candidate defaults",
+                  "screen2": "screening candidate defaults, second round (max pooling)",
+                  "confirm": "the defaults against the tutorial's setting"}[args.stage]
     return args
 
 
