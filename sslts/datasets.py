@@ -27,7 +27,6 @@ from __future__ import annotations
 import difflib
 import gzip
 import hashlib
-import io
 import os
 import shutil
 import tempfile
@@ -37,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .utils.series import pad_series_list
+from .utils._archive_files import read_archive_file, read_ts, read_ucr_tsv
 
 __all__ = [
     "load_dataset",
@@ -168,8 +167,8 @@ def load_dataset(name: str, data_home=None, *, download: bool | None = None,
                 f"The downloaded archive for {name!r} holds no {name}_TRAIN/{name}_TEST "
                 "file in .tsv or .ts format."
             )
-    X_train, y_train = _read(files[0])
-    X_test, y_test = _read(files[1])
+    X_train, y_train = read_archive_file(files[0])
+    X_test, y_test = read_archive_file(files[1])
     length = max(X_train.shape[1], X_test.shape[1])
     X_train, X_test = (_pad_to(X, length) for X in (X_train, X_test))
     if X_train.shape[2] != X_test.shape[2]:
@@ -208,148 +207,6 @@ def _convert_labels(labels: np.ndarray, n_train: int):
         integral = np.isfinite(values).all() and (values == np.round(values)).all()
         converted = values.astype(np.int64) if integral else labels.astype(str)
     return converted[:n_train], converted[n_train:]
-
-
-def _open_text(path: Path):
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return open(path, encoding="utf-8")
-
-
-def _read(path: Path):
-    return read_ucr_tsv(path) if ".tsv" in path.name else read_ts(path)
-
-
-def read_ucr_tsv(path) -> tuple[np.ndarray, np.ndarray]:
-    """Read a UCR ``.tsv`` file (label in the first column, then the values).
-
-    Parameters
-    ----------
-    path : str or path-like
-        File to read (``.gz`` allowed).
-
-    Returns
-    -------
-    X : ndarray of shape (n_series, n_timestamps, 1), float64
-    y : ndarray of shape (n_series,), str
-
-    Raises
-    ------
-    ValueError
-        A malformed line, naming the file and the line number.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> path = Path(tempfile.mkdtemp()) / "toy.tsv"
-    >>> _ = path.write_text("a\\t1\\t2\\t3\\nb\\t4\\t5\\t?\\n")
-    >>> X, y = read_ucr_tsv(path)
-    >>> X[..., 0], y
-    (array([[ 1.,  2.,  3.],
-           [ 4.,  5., nan]]), array(['a', 'b'], dtype='<U1'))
-    """
-    path = Path(path)
-    labels, rows = [], []
-    with _open_text(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            fields = line.split("\t") if "\t" in line else line.split(",")
-            if len(fields) < 2:
-                raise ValueError(f"{path}, line {lineno}: expected a label and values.")
-            if rows and len(fields) - 1 != len(rows[0]):
-                raise ValueError(
-                    f"{path}, line {lineno}: {len(fields) - 1} values where line 1 has "
-                    f"{len(rows[0])}."
-                )
-            rows.append(_parse_floats(fields[1:], path, lineno))
-            labels.append(fields[0].strip())
-    if not rows:
-        raise ValueError(f"{path} holds no series.")
-    return np.asarray(rows)[:, :, None], np.asarray(labels)
-
-
-def _parse_floats(tokens, path, lineno) -> list[float]:
-    out = []
-    for tok in tokens:
-        tok = tok.strip()
-        if tok in ("?", ""):
-            out.append(np.nan)
-            continue
-        try:
-            out.append(float(tok))
-        except ValueError:
-            raise ValueError(f"{path}, line {lineno}: cannot parse value {tok!r}.") from None
-    return out
-
-
-def read_ts(path) -> tuple[np.ndarray, np.ndarray]:
-    """Read a ``.ts`` file (sktime/aeon format, uni- or multivariate).
-
-    Parameters
-    ----------
-    path : str or path-like
-        File to read (``.gz`` allowed).
-
-    Returns
-    -------
-    X : ndarray of shape (n_series, max_length, n_channels), float64
-        Shorter series are NaN-padded; ``?`` values are NaN.
-    y : ndarray of shape (n_series,), str
-
-    Raises
-    ------
-    ValueError
-        A malformed line, naming the file and the line number.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> path = Path(tempfile.mkdtemp()) / "toy.ts"
-    >>> _ = path.write_text("@classLabel true a b\\n@data\\n1,2,3:4,5,6:a\\n7,8:9,10:b\\n")
-    >>> X, y = read_ts(path)
-    >>> X.shape, X[1, :, 0], y
-    ((2, 3, 2), array([ 7.,  8., nan]), array(['a', 'b'], dtype='<U1'))
-    """
-    path = Path(path)
-    series, labels = [], []
-    in_data, has_labels = False, True
-    with _open_text(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            if not in_data:
-                lower = line.lower()
-                if lower.startswith("@classlabel"):
-                    has_labels = lower.split()[1:2] == ["true"]
-                elif lower.startswith("@data"):
-                    in_data = True
-                continue
-            fields = line.split(":")
-            if has_labels:
-                labels.append(fields[-1].strip())
-                fields = fields[:-1]
-            if not fields:
-                raise ValueError(f"{path}, line {lineno}: no channel values.")
-            channels = [_parse_floats(f.split(","), path, lineno) for f in fields]
-            if series and len(channels) != series[0].shape[1]:
-                raise ValueError(
-                    f"{path}, line {lineno}: {len(channels)} channels where the first case "
-                    f"has {series[0].shape[1]}."
-                )
-            length = max(len(c) for c in channels)
-            case = np.full((length, len(channels)), np.nan)
-            for j, c in enumerate(channels):
-                case[: len(c), j] = c
-            series.append(case)
-    if not in_data:
-        raise ValueError(f"{path} has no @data section; is it a .ts file?")
-    if not series:
-        raise ValueError(f"{path} holds no series.")
-    y = np.asarray(labels) if has_labels else np.full(len(series), "", dtype=object)
-    return pad_series_list(series), y
 
 
 def _download(name: str, url_template: str) -> None:
