@@ -12,6 +12,7 @@ Two stages, as the defaults were chosen::
     # screen: one seed, a subset mixing suite and non-suite sets, then combinations
     python -m benchmarks.infonce_defaults --stage screen --tag infonce_screen
     python -m benchmarks.infonce_defaults --stage screen2 --tag infonce_screen2
+    python -m benchmarks.infonce_defaults --stage screen3 --tag infonce_screen3
     # confirm: the chosen default and the tutorial's setting, 16-dataset suite, 3 seeds
     python -m benchmarks.infonce_defaults --stage confirm --tag infonce
 
@@ -70,6 +71,14 @@ CANDIDATES = {
     "max_h256": {**TUTORIAL, "pooling": "max",
                  "encoder_params": {**TUTORIAL["encoder_params"], "hidden_dims": 256}},
     "max_half": {**TUTORIAL, "pooling": "max", "window_length": HALF},
+    # third round: with the projector, SimCLR's recipe (lower temperature, longer)
+    "max_proj_t0.1": {**TUTORIAL, "pooling": "max", "projector_dims": 128, "temperature": 0.1},
+    "max_proj_t0.2": {**TUTORIAL, "pooling": "max", "projector_dims": 128, "temperature": 0.2},
+    "max_proj_x3": {**TUTORIAL, "pooling": "max", "projector_dims": 128, "n_iters": 600},
+    "max_proj_x3_t0.1": {**TUTORIAL, "pooling": "max", "projector_dims": 128, "n_iters": 600,
+                         "temperature": 0.1},
+    "max_proj_x3_t0.1_cos": {**TUTORIAL, "pooling": "max", "projector_dims": 128,
+                             "n_iters": 600, "temperature": 0.1, "lr_schedule": "cosine"},
     "defaults": {},
 }
 ROUND1 = ["tutorial", "bi", "h256", "max", "t0.1", "x3", "half", "apart", "proj"]
@@ -81,7 +90,11 @@ SCREEN_DATASETS = [
 ]
 STAGES = {
     "screen": {"candidates": ROUND1, "datasets": SCREEN_DATASETS, "seeds": [0]},
-    "screen2": {"candidates": ["max"] + [c for c in CANDIDATES if c.startswith("max_")],
+    "screen2": {"candidates": ["max"] + [c for c in CANDIDATES if c.startswith("max_")
+                                         and not c.startswith("max_proj_")],
+                "datasets": SCREEN_DATASETS, "seeds": [0]},
+    "screen3": {"candidates": ["max_proj"] + [c for c in CANDIDATES
+                                              if c.startswith("max_proj_")],
                 "datasets": SCREEN_DATASETS, "seeds": [0]},
     "confirm": {"candidates": ["defaults", "tutorial"], "datasets": list(DEFAULT_DATASETS),
                 "seeds": [0, 1, 2]},
@@ -159,6 +172,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.seeds = args.seeds if args.seeds is not None else stage["seeds"]
     args.title = {"screen": "screening candidate defaults",
                   "screen2": "screening candidate defaults, second round (max pooling)",
+                  "screen3": "screening candidate defaults, third round (max pooling and "
+                             "a projector)",
                   "confirm": "the defaults against the tutorial's setting"}[args.stage]
     return args
 
