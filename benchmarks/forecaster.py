@@ -8,9 +8,11 @@ Protocol (TS2Vec, Section 4.2 and appendix C.4, as ``sslts.evaluation.load_ett``
   with training statistics; the covariates are input channels before the targets.
 - Estimator: ``EmbeddingForecaster(TS2VecTransformer(random_state=seed),
   horizon=<the paper's horizons>, padding=200, valid_size=<the validation months>,
-  refit=False)`` fitted on train + validation: the encoder is trained on the
-  training months (the paper's budget: 200 iterations for at most 100,000 training
-  values, else 600), each horizon gets a ridge head on the causal embeddings of the
+  baseline=None, lags=0, use_embedding=True, refit=False)`` (heads on the embedding
+  alone that forecast the values, as the paper's; named explicitly so that no change
+  of defaults alters the protocol) fitted on train + validation: the encoder is
+  trained on the training months (the paper's budget: 200 iterations for at most
+  100,000 training values, else 600), each horizon gets a ridge head on the causal embeddings of the
   training months (the first 200 steps dropped) with its penalty chosen on the
   validation months by RMSE + MAE.
 - Test: :meth:`~sslts.EmbeddingForecaster.rolling_predict` on the test months and
@@ -101,8 +103,10 @@ def run(name: str, setting: str, seed: int, args, paper: dict) -> list[dict]:
     if args.n_iters is not None:
         params["n_iters"] = args.n_iters
     encoder = TS2VecTransformer(device="cpu", random_state=seed, **params)
+    # TS2Vec's heads, named explicitly so that no change of defaults alters the protocol
     forecaster = EmbeddingForecaster(encoder, horizon=ds.horizons, padding=padding,
-                                     valid_size=ds.valid.stop - ds.valid.start, refit=False)
+                                     valid_size=ds.valid.stop - ds.valid.start,
+                                     baseline=None, lags=0, use_embedding=True, refit=False)
     start = time.perf_counter()
     forecaster.fit(data[: ds.valid.stop, k:], X=data[: ds.valid.stop, :k])
     fit_seconds = time.perf_counter() - start

@@ -6,14 +6,14 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.linear_model import Ridge
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._wrapping import as_series_list, fit_encoder, restore_shape
 from .base import store_init_arguments
 from .encoding import causal_encode
-from .forecast_head import RIDGE_ALPHAS, fit_ridge, forecast_samples
+from .forecast_head import RIDGE_ALPHAS, forecast_samples, head_inputs, naive_forecast
+from .forecast_selection import check_alphas, check_horizons, fit_head, head_candidates
 from .utils.validation import StrictParamsMixin
 
 __all__ = ["EmbeddingForecaster"]
@@ -28,6 +28,13 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
     causal window ``[t - padding, t]``, and for each horizon ``H`` a ridge regression
     maps that embedding to the next ``H`` values of the targets.  The ridge penalty
     is chosen on a validation tail held out from every series, by RMSE + MAE.
+
+    Opt-in, each head can be anchored on a naive forecast (``baseline``): it then
+    learns the correction to that forecast, and the naive forecast alone (no head) is
+    one of the candidates validated on the tail, so a head is kept only where it
+    scores better there.  ``lags`` adds the recent values to the heads' inputs, and
+    ``use_embedding`` can leave the embedding out.  The defaults are TS2Vec's
+    protocol.
 
     Parameters
     ----------
@@ -45,6 +52,26 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
     valid_size : int or float, default=0.2
         The validation tail of every series: a number of steps, or a fraction of the
         series length.  The encoder and the heads are fitted on the part before it.
+    baseline : {"last_value", "seasonal_naive", "auto"} or None, default=None
+        None: the heads predict the values themselves (TS2Vec's protocol).
+        Otherwise the naive forecast each head corrects: ``"last_value"`` repeats
+        the last value, ``"seasonal_naive"`` the values one ``season`` earlier,
+        ``"auto"`` validates both (the seasonal one only when ``season`` is given).
+        The head predicts the difference between the future and that forecast, and
+        predicting no difference (the naive forecast itself, ``alphas_[h] = inf``) is
+        a validated candidate.  The forecast is NaN where the value it repeats is.
+    season : int, default=None
+        Period of ``"seasonal_naive"`` in steps (24 for a daily cycle of hourly
+        data); ignored by the other baselines.
+    lags : int, default=0
+        Also give the heads the ``lags`` values of every target before the last one,
+        relative to it (``y[t - k] - y[t]``: their shape, not their level), beside
+        the embedding; forecasts then start ``lags`` steps into a series.
+    use_embedding : "auto" or bool, default=True
+        Whether the heads read the embedding (the encoder is fitted either way).
+        False: the heads read the lags alone; "auto" validates, per horizon, a head
+        on the embedding and the lags against a head on the lags alone.  Both need
+        ``lags > 0``.
     alphas : sequence of float, default=sslts.evaluation.RIDGE_ALPHAS
         Candidate ridge penalties.
     refit : bool, default=True
@@ -64,13 +91,22 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         The fitted encoder.
     horizons_ : tuple of int
         Fitted horizons, increasing.
-    heads_ : dict of int to Ridge
-        The head of each horizon; its output is ``(horizon, n_targets)`` flattened.
+    heads_ : dict of int to Ridge or None
+        The head of each horizon; its output is ``(horizon, n_targets)`` flattened
+        (the correction to ``baselines_[h]`` when there is one).  None: the naive
+        forecast is used as it is.
     alphas_ : dict of int to float
-        Chosen penalty of each horizon.
+        Chosen penalty of each horizon (``inf`` where the head is None).
+    baselines_ : dict of int to str or None
+        The naive forecast each head corrects.
+    uses_embedding_ : dict of int to bool
+        Whether each head reads the embedding (False: the lags alone, or no head).
     last_embedding_ : ndarray of shape (n_series, n_features)
         Embedding of the last step of every training series (for :meth:`predict`
         without ``y``).
+    last_targets_ : ndarray of shape (n_series, n_memory, n_targets)
+        The last standardised target values of every training series that the
+        naive forecasts and the lags read (NaN-padded on the left).
     target_mean_, target_scale_ : ndarray of shape (n_targets,)
         Standardisation of the targets (0 and 1 with ``standardize=False``).
     covariate_mean_, covariate_scale_ : ndarray of shape (n_covariates,)
@@ -118,6 +154,10 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         "padding": [Interval(Integral, 0, None, closed="left")],
         "valid_size": [Interval(Integral, 1, None, closed="left"),
                        Interval(Real, 0, 1, closed="neither")],
+        "baseline": [StrOptions({"last_value", "seasonal_naive", "auto"}), None],
+        "season": [Interval(Integral, 1, None, closed="left"), None],
+        "lags": [Interval(Integral, 0, None, closed="left")],
+        "use_embedding": [StrOptions({"auto"}), "boolean"],
         "alphas": ["array-like"],
         "refit": ["boolean"],
         "standardize": ["boolean"],
@@ -132,6 +172,10 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         horizon=24,
         padding=200,
         valid_size=0.2,
+        baseline=None,
+        season=None,
+        lags=0,
+        use_embedding=True,
         alphas=RIDGE_ALPHAS,
         refit=True,
         standardize=True,
@@ -155,20 +199,8 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         self : object
         """
         self._validate_params()
-        horizons = np.atleast_1d(self.horizon)
-        if horizons.ndim != 1 or len(horizons) == 0 or not all(
-                isinstance(h, Integral) and not isinstance(h, bool) and h >= 1
-                for h in horizons.tolist()):
-            raise ValueError(
-                f"horizon must be a positive integer or a sequence of them, got {self.horizon!r}."
-            )
-        horizons = sorted(set(horizons.tolist()))
-        alphas = np.asarray(self.alphas, dtype=float) if np.ndim(self.alphas) == 1 else None
-        if alphas is None or len(alphas) == 0 or not np.all(np.isfinite(alphas) & (alphas > 0)):
-            raise ValueError(
-                "alphas must be a non-empty sequence of positive ridge penalties, got "
-                f"{self.alphas!r}."
-            )
+        horizons, alphas = check_horizons(self.horizon), check_alphas(self.alphas)
+        candidates = head_candidates(self.baseline, self.season, self.lags, self.use_embedding)
         targets, self._fit_kind = as_series_list(y, "y", owner=self)
         covariates = self._covariates(X, targets, fitting=True)
         ends = [self._fit_end(len(t), horizons[-1]) for t in targets]
@@ -177,12 +209,20 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         self.encoder_ = fit_encoder(self.encoder, [x[:end] for x, end in zip(inputs, ends)])
         features = [self._embed(x) for x in inputs]
         scaled = [(t - self.target_mean_) / self.target_scale_ for t in targets]
-        self.heads_, self.alphas_ = {}, {}
+        first = max(self.padding, self.lags)  # earlier windows are mostly padding
+        self.heads_, self.alphas_, self.baselines_, self.uses_embedding_ = {}, {}, {}, {}
         for h in horizons:
-            self.heads_[h] = self._fit_head(features, scaled, ends, h)
-            self.alphas_[h] = float(self.heads_[h].alpha)
+            (self.heads_[h], self.alphas_[h], self.baselines_[h], self.uses_embedding_[h]) = \
+                fit_head(features, scaled, h, [(first, e - h) for e in ends],
+                         [(e, len(t) - h) for t, e in zip(targets, ends)],
+                         candidates=candidates, alphas=alphas, season=self.season,
+                         lags=self.lags, refit=self.refit, max_samples=self.max_samples)
         self.horizons_ = tuple(horizons)
         self.last_embedding_ = np.stack([f[-1] for f in features])
+        # the steps that the naive forecasts and the lags read
+        uses_season = self.baseline in ("seasonal_naive", "auto") and self.season
+        size = max(self.lags + 1, self.season if uses_season else 1)
+        self.last_targets_ = np.stack([self._memory_window(t, size) for t in scaled])
         self.n_features_in_ = targets[0].shape[1]
         return self
 
@@ -196,8 +236,9 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
             fitted horizon.  A sequence returns a dict of the forecasts of each
             horizon (the series are encoded once).
         y : array-like or list of array-like, default=None
-            Histories to forecast from (their last ``padding + 1`` steps are used);
-            None forecasts after the training series.
+            Histories to forecast from (their last ``padding + 1`` steps are
+            encoded, and the naive forecast and the lags read at most ``season`` or
+            ``lags + 1``); None forecasts after the training series.
         X : array-like or list of array-like, default=None
             Covariates of ``y`` (required when the model was fitted with some).
 
@@ -213,15 +254,20 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         if y is None:
             if X is not None:
                 raise ValueError("X was given without y; pass the history y it belongs to.")
-            features, kind = self.last_embedding_, self._fit_kind
+            features, kind, recent = self.last_embedding_, self._fit_kind, self.last_targets_
         else:
             targets, kind = as_series_list(y, "y", n_channels=self.n_features_in_, owner=self)
+            self._check_history(targets)
             covariates = self._covariates(X, targets, fitting=False)
             windows = [self._inputs(t, c)[-(self.padding + 1) :]
                        for t, c in zip(targets, covariates)]
             features = self._embed_last(windows)
-        out = {h: restore_shape(list(self._forecast(head, features)[:, :h]), kind,
-                                squeeze=kind == "1d") for h, head in heads}
+            recent = [self._memory_window((t - self.target_mean_) / self.target_scale_,
+                                          self.last_targets_.shape[1]) for t in targets]
+        last = np.array([len(recent[0]) - 1])
+        series = [(r, last) for r in recent]
+        out = {h: restore_shape(list(self._forecast(fitted, features, series)[:, :h]), kind,
+                                squeeze=kind == "1d") for h, fitted in heads}
         return out if _is_sequence(horizon) else out[heads[0][0]]
 
     def rolling_predict(self, y, X=None, *, horizon=None):
@@ -287,14 +333,14 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         """End of the part before the validation tail of a series of ``length`` steps."""
         tail = self.valid_size if isinstance(self.valid_size, Integral) else int(
             round(self.valid_size * length))
-        end = length - tail
-        if tail < longest + 1 or end < self.padding + longest + 1:
+        end, skip = length - tail, max(self.padding, self.lags)
+        if tail < longest + 1 or end < skip + longest + 1:
             raise ValueError(
                 f"A series of {length} sample(s) (time steps) is too short: the validation tail "
                 f"({tail} steps, valid_size={self.valid_size!r}) must hold horizon + 1 = "
-                f"{longest + 1} steps and the part before it padding + horizon + 1 = "
-                f"{self.padding + longest + 1}. Pass longer series or lower horizon, "
-                "padding or valid_size."
+                f"{longest + 1} steps and the part before it max(padding, lags) + horizon "
+                f"+ 1 = {skip + longest + 1}. Pass longer series or lower horizon, "
+                "padding, lags or valid_size."
             )
         return end
 
@@ -352,28 +398,24 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         return self.encoder_.encode(stacked, level="timestamp", batch_size=self.batch_size,
                                     mask_padding=False)[:, -1]
 
-    def _fit_head(self, features, targets, ends, h) -> Ridge:
-        """Ridge of horizon ``h``: penalty chosen on the tails, optionally refitted."""
-        def rows(parts, drop):
-            X, Y = zip(*(forecast_samples(f[None], t[None], h, drop) for f, t in parts))
-            # One series: no concatenation copy (Y holds horizon x n_targets columns).
-            X, Y = (X[0], Y[0]) if len(X) == 1 else (np.concatenate(X), np.concatenate(Y))
-            keep = ~(np.isnan(X).any(axis=1) | np.isnan(Y).any(axis=1))
-            return (X, Y) if keep.all() else (X[keep], Y[keep])
+    def _memory_window(self, scaled: np.ndarray, size: int) -> np.ndarray:
+        """The last ``size`` steps of a scaled series (NaN-padded on the left)."""
+        window = np.full((size, scaled.shape[1]), np.nan)
+        tail = scaled[-size:]
+        window[size - len(tail) :] = tail
+        return window
 
-        train = rows([(f[:e], t[:e]) for f, t, e in zip(features, targets, ends)], self.padding)
-        valid = rows([(f[e:], t[e:]) for f, t, e in zip(features, targets, ends)], 0)
-        if len(train[0]) == 0 or len(valid[0]) == 0:
-            raise ValueError(f"No complete (observed) training or validation row for "
-                             f"horizon {h}; pass series with fewer missing values.")
-        head = fit_ridge(*train, *valid, alphas=self.alphas, max_samples=self.max_samples)
-        if self.refit:  # one candidate penalty: a plain (subsampled) fit on all rows
-            both = rows(list(zip(features, targets)), self.padding)
-            head = fit_ridge(*both, *both, alphas=[head.alpha], max_samples=self.max_samples)
-        return head
+    def _check_history(self, targets) -> None:
+        size, shortest = self.last_targets_.shape[1], min(len(t) for t in targets)
+        if shortest < size:
+            raise ValueError(
+                f"y holds a history of {shortest} step(s); the heads read the last {size} "
+                f"(lags={self.lags}, baseline={self.baseline!r}, season={self.season}). "
+                "Pass longer histories."
+            )
 
-    def _heads(self, horizon) -> list[tuple[int, Ridge]]:
-        """``(h, head)`` for each requested horizon: the shortest head covering ``h``."""
+    def _heads(self, horizon) -> list[tuple[int, int]]:
+        """``(h, fitted)`` for each requested horizon: the shortest fitted one covering it."""
         requested = [self.horizons_[-1]] if horizon is None else (
             list(horizon) if _is_sequence(horizon) else [horizon])
         heads = []
@@ -386,7 +428,7 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
                     f"horizon={h} is longer than the longest fitted horizon "
                     f"{self.horizons_[-1]}; refit with horizon={h} (or a list holding it)."
                 )
-            heads.append((int(h), self.heads_[covering[0]]))
+            heads.append((int(h), covering[0]))
         return heads
 
     def _rolling(self, targets, covariates, heads) -> list[list[np.ndarray]]:
@@ -394,16 +436,33 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         outputs = [[] for _ in heads]
         for t, c in zip(targets, covariates):
             features = self._embed(self._inputs(t, c))  # once for every horizon
-            valid = ~np.isnan(features).any(axis=1)
-            for (h, head), out in zip(heads, outputs):
-                forecasts = np.full((len(t), h, self.n_features_in_), np.nan)
-                forecasts[valid] = self._forecast(head, features[valid])[:, :h]
-                out.append(forecasts)
+            series = [((t - self.target_mean_) / self.target_scale_, np.arange(len(t)))]
+            for (h, fitted), out in zip(heads, outputs):
+                out.append(self._forecast(fitted, features, series)[:, :h])
         return outputs
 
-    def _forecast(self, head, features) -> np.ndarray:
-        """(n, D) embeddings -> (n, H_head, n_targets) forecasts on the original scale."""
-        out = head.predict(features).reshape(len(features), -1, self.n_features_in_)
+    def _forecast(self, h, features, series) -> np.ndarray:
+        """Forecasts of the head of horizon ``h`` from the origins of scaled series.
+
+        ``series`` holds ``(scaled series, origins)`` pairs and ``features`` the
+        embeddings at all their origins, in order; returns ``(n_origins, h, n_targets)``
+        on the original scale, NaN where an input or the naive forecast is missing.
+        """
+        head, kind = self.heads_[h], self.baselines_[h]
+        out = np.zeros((len(features), h, self.n_features_in_))
+        if head is not None:
+            ends = np.cumsum([len(o) for _, o in series])
+            inputs = np.concatenate([
+                head_inputs(features[b - len(o) : b] if self.uses_embedding_[h] else None,
+                            s, o, self.lags) for (s, o), b in zip(series, ends)])
+            # one predict over the complete rows (the paper's head is not asked for NaN)
+            valid = ~np.isnan(inputs).any(axis=1)
+            out[~valid] = np.nan
+            if valid.any():
+                out[valid] = head.predict(inputs[valid]).reshape(-1, h, self.n_features_in_)
+        if kind is not None:
+            out += np.concatenate([naive_forecast(s, o, h, kind, self.season)
+                                   for s, o in series])
         return out * self.target_scale_ + self.target_mean_
 
     def __sklearn_tags__(self):

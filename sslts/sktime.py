@@ -179,6 +179,18 @@ class EmbeddingForecaster(BaseForecaster):
         Past steps of each causal window.
     valid_size : int or float, default=0.2
         Validation tail of ``y`` (steps, or a fraction) that picks the ridge penalty.
+    baseline : {"last_value", "seasonal_naive", "auto"} or None, default=None
+        None: the head forecasts the values (TS2Vec's protocol).  Otherwise the naive
+        forecast the head corrects; the naive forecast alone is one of the validated
+        candidates.
+    season : int, default=None
+        Period of ``"seasonal_naive"`` in steps.
+    lags : int, default=0
+        Also give the head the ``lags`` values of ``y`` before the last one, relative
+        to it, beside the embedding.
+    use_embedding : "auto" or bool, default=True
+        Whether the head reads the embedding (False: the lags alone; "auto":
+        validated against the lags alone; both need ``lags > 0``).
     alphas : sequence of float, default=sslts.evaluation.RIDGE_ALPHAS
         Candidate ridge penalties.
     refit : bool, default=True
@@ -256,6 +268,10 @@ class EmbeddingForecaster(BaseForecaster):
         encoder=None,
         padding: int = 200,
         valid_size: int | float = 0.2,
+        baseline: str | None = None,
+        season: int | None = None,
+        lags: int = 0,
+        use_embedding: str | bool = True,
         alphas=RIDGE_ALPHAS,
         refit: bool = True,
         standardize: bool = True,
@@ -265,6 +281,10 @@ class EmbeddingForecaster(BaseForecaster):
         self.encoder = encoder
         self.padding = padding
         self.valid_size = valid_size
+        self.baseline = baseline
+        self.season = season
+        self.lags = lags
+        self.use_embedding = use_embedding
         self.alphas = alphas
         self.refit = refit
         self.standardize = standardize
@@ -280,6 +300,10 @@ class EmbeddingForecaster(BaseForecaster):
             horizon=int(steps.max()),
             padding=self.padding,
             valid_size=self.valid_size,
+            baseline=self.baseline,
+            season=self.season,
+            lags=self.lags,
+            use_embedding=self.use_embedding,
             alphas=self.alphas,
             refit=self.refit,
             standardize=self.standardize,
@@ -288,9 +312,10 @@ class EmbeddingForecaster(BaseForecaster):
         ).fit(y.to_numpy(dtype=float), X=None if X is None else X.to_numpy(dtype=float))
         self._columns = y.columns
         # The history forecasts start from: its last padding + 1 steps are all the
-        # encoder sees.  update() extends it; until then the training series' stored
+        # encoder sees (the naive forecast and the lags read at most season or lags
+        # steps).  update() extends it; until then the training series' stored
         # embedding is used (no re-encoding).
-        width = self.padding + 1
+        width = self._width()
         self._history = (y.iloc[-width:], None if X is None else X.iloc[-width:])
         self._updated = False
         return self
@@ -304,13 +329,16 @@ class EmbeddingForecaster(BaseForecaster):
             # Refit on everything seen (sktime's default for forecasters without a
             # native update); self._y and self._X already hold the new data.
             return self._fit(self._y, self._X, self.fh)
-        width = self.padding + 1
+        width = self._width()
         self._history = (
             _append(old_y, y, width),
             None if old_X is None else _append(old_X, self._covariates(X, y), width),
         )
         self._updated = True
         return self
+
+    def _width(self) -> int:
+        return max(self.padding + 1, self.lags + 1, self.season or 1)
 
     def _predict(self, fh: ForecastingHorizon, X: pd.DataFrame | None = None) -> pd.DataFrame:
         # X (future covariates) is not used: the forecasts depend on the history only.
@@ -366,7 +394,9 @@ class EmbeddingForecaster(BaseForecaster):
         return [
             {"encoder": encoder(), "padding": 5, "valid_size": 0.3},
             {"encoder": encoder(batch_size=4), "padding": 3, "valid_size": 0.3,
-             "refit": False, "standardize": False, "alphas": (0.1, 10.0)},
+             "baseline": "last_value", "refit": False, "standardize": False, "alphas": (0.1, 10.0)},
+            {"encoder": encoder(), "padding": 3, "valid_size": 0.3, "baseline": "auto",
+             "season": 2, "lags": 2, "use_embedding": "auto"},
         ]
 
 

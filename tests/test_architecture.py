@@ -35,6 +35,7 @@ FLOORS = {
     "sslts.schedules": 0,
     "sslts.distributed": 0,
     "sslts.forecast_head": 4,
+    "sslts.forecast_selection": 4,
     "sslts._registry": 0,
     "sslts._conventions": 0,
     "sslts._version": 0,

@@ -6,6 +6,7 @@ sslts's own discord distance), not the numbers of the long runs.
 """
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -229,6 +230,10 @@ def test_forecasting_runs_on_a_cut_of_etth1(shared_data, tmp_path):
         (a, h) for a in ("last_value", "seasonal_naive", "lag_ridge", "fc") for h in ("24", "48")}
     assert not any(r["error"] for r in rows)
     assert all(float(r["mse"]) > 0 for r in rows)
+    # the heads' options are named even at their defaults
+    params = [json.loads(r["params"]) for r in rows if r["arm"] == "fc"]
+    assert params and all(tuple(p[k] for k in forecasting.HEAD_OPTIONS) == (None, None, 0, True)
+                          for p in params)
 
 
 # ---------------------------------------------------------------- anomaly

@@ -12,8 +12,10 @@ Protocol (TS2Vec's, as :func:`sslts.evaluation.load_ett` prepares the data)
   * ``EmbeddingForecaster`` as a user gets it (defaults, ``TS2VecTransformer``
     encoder seeded per run), fitted on train + validation months with
     ``valid_size`` = the validation months and the calendar covariates as input
-    channels; extra constructor arguments (``encoder__n_iters=...``) from the
-    command line;
+    channels; extra constructor arguments (``encoder__n_iters=...``,
+    ``baseline=last_value``) from the command line.  Every row's ``params`` names
+    the heads' options (``baseline``, ``season``, ``lags``, ``use_embedding``)
+    whether or not they are the defaults;
   * last value: every step ahead repeats ``y_t``;
   * seasonal naive: step ``j`` ahead repeats the value one day earlier
     (``y_{t + j - s ceil(j / s)}``, ``s`` = 24 hourly, 96 every 15 minutes);
@@ -36,19 +38,22 @@ import traceback
 from dataclasses import replace
 
 import numpy as np
+from sklearn.frozen import FrozenEstimator
 
 from sslts import EmbeddingForecaster, TS2VecTransformer
 from sslts.evaluation import RIDGE_ALPHAS, load_ett
 
-from .common import ResultStore, changed_params, git_commit, warm_up_torch
+from .common import ResultStore, changed_params, git_commit, plain_params, warm_up_torch
 
 __all__ = ["FIELDS", "KEY", "LagRidge", "forecast_errors", "last_value", "run_forecasting",
            "seasonal_naive", "shrink"]
 
-FIELDS = ["dataset", "setting", "arm", "seed", "horizon", "mse", "mae", "alpha",
+FIELDS = ["dataset", "setting", "arm", "seed", "horizon", "mse", "mae", "alpha", "baseline",
           "fit_seconds", "predict_seconds", "n_iter", "params", "commit", "error"]
 KEY = ["dataset", "setting", "arm", "seed", "horizon"]
 SEASON = {"h": 24, "m": 96}
+HEAD_OPTIONS = ("baseline", "season", "lags", "use_embedding")
+"""The forecaster's head options, recorded in every row whatever their values."""
 _CHUNK = 2048
 
 
@@ -214,45 +219,66 @@ def test_origins(ds, horizon: int) -> np.ndarray:
     return np.arange(ds.test.start, ds.test.stop - horizon)
 
 
-def make_forecaster(params: dict, seed: int, horizons, valid_size: int):
-    """The user's ``EmbeddingForecaster`` with ``params``; its encoder seeded."""
+def make_forecaster(params: dict, seed: int, horizons, valid_size: int, encoder=None):
+    """The user's ``EmbeddingForecaster`` with ``params``; its encoder seeded.
+
+    A fitted ``encoder`` is used frozen (``encoder__*`` parameters are then ignored).
+    """
     nested = {k: v for k, v in params.items() if k.startswith("encoder__")}
     forecaster = EmbeddingForecaster(horizon=list(horizons), valid_size=valid_size,
                                      **{k: v for k, v in params.items() if k not in nested})
+    if encoder is not None:
+        return forecaster.set_params(encoder=FrozenEstimator(encoder))
     if forecaster.encoder is None:  # the documented default, made reproducible
         forecaster.set_params(encoder=TS2VecTransformer())
     return forecaster.set_params(encoder__random_state=seed, **nested)
 
 
-def run_embedding(ds, params, seed, covariates: bool) -> list[dict]:
+def encoder_key(params: dict, covariates: bool) -> str:
+    """Arms with equal keys train the same encoder (on one dataset, setting and seed)."""
+    params = dict(params)
+    covariates = bool(params.pop("covariates", covariates))
+    nested = {k: v for k, v in params.items() if k.startswith("encoder__")}
+    return json.dumps({"covariates": covariates, **plain_params(nested)}, sort_keys=True)
+
+
+def run_embedding(ds, params, seed, covariates: bool, shared=None) -> list[dict]:
     """Fit the forecaster on train + validation; errors per horizon on the test origins.
 
     ``params`` may hold ``covariates`` (a bool), which overrides ``covariates`` for
-    this arm; the rest are the forecaster's parameters.
+    this arm; the rest are the forecaster's parameters.  ``shared`` is a fitted
+    encoder of an earlier arm with the same encoder and inputs: it is used frozen, and
+    its fit seconds are added to this arm's.
     """
     params = dict(params)
     covariates = bool(params.pop("covariates", covariates))
     k, data = ds.n_covariates, ds.data[0]
-    model = make_forecaster(params, seed, ds.horizons, ds.valid.stop - ds.valid.start)
+    model = make_forecaster(params, seed, ds.horizons, ds.valid.stop - ds.valid.start,
+                            encoder=shared)
     cov = (lambda part: part[:, :k]) if covariates else (lambda part: None)
     start = time.perf_counter()
     model.fit(data[: ds.valid.stop, k:], X=cov(data[: ds.valid.stop]))
-    fit_seconds = time.perf_counter() - start
-    first = ds.test.start - model.padding
+    fit_seconds = time.perf_counter() - start + (shared.fit_time_ if shared else 0.0)
+    first = ds.test.start - max(model.padding, model.lags, model.season or 0)
     history = data[first : ds.test.stop]
     start = time.perf_counter()
     rolled = model.rolling_predict(history[:, k:], X=cov(history), horizon=list(ds.horizons))
     predict_seconds = time.perf_counter() - start
+    encoder = model.encoder_.estimator if shared is not None else model.encoder_
+    described = changed_params(model) if shared is None else {
+        **plain_params(params), "encoder": "shared with an earlier arm"}
+    described.update(plain_params({k: model.get_params()[k] for k in HEAD_OPTIONS}))
     rows = []
     for h in ds.horizons:
         forecasts = np.asarray(rolled[h]).reshape(len(history), h, -1)
         mse, mae = forecast_errors(lambda o, f=forecasts: f[o - first], data[:, k:],
                                    test_origins(ds, h), h)
         rows.append({"horizon": h, "mse": mse, "mae": mae, "alpha": model.alphas_[h],
+                     "baseline": model.baselines_[h] or "",
                      "fit_seconds": fit_seconds, "predict_seconds": predict_seconds,
-                     "n_iter": int(model.encoder_.n_iter_), "params": json.dumps(
-                         {**changed_params(model), "covariates": covariates}, sort_keys=True)})
-    return rows
+                     "n_iter": int(encoder.n_iter_), "params": json.dumps(
+                         {**described, "covariates": covariates}, sort_keys=True)})
+    return rows, encoder
 
 
 def run_baseline(ds, arm: str, *, season: int, lags: int, refit: bool) -> list[dict]:
@@ -318,8 +344,10 @@ def run_forecasting(store: ResultStore, datasets, settings, seeds, embedding_arm
             refit = {label: make_forecaster({k: v for k, v in p.items() if k != "covariates"},
                                             0, ds.horizons, 1).refit
                      for label, p in embedding_arms.items()}
+            # Seed by seed, so that the arms sharing an encoder run one after the other.
             jobs = [(arm, 0) for arm in ("last_value", "seasonal_naive", "lag_ridge")]
-            jobs += [(label, seed) for label in embedding_arms for seed in seeds]
+            jobs += [(label, seed) for seed in seeds for label in embedding_arms]
+            encoders = {}
             for arm, seed in jobs:
                 if all(store.done(dataset=name, setting=setting, arm=arm, seed=seed,
                                   horizon=h) for h in ds.horizons):
@@ -328,7 +356,9 @@ def run_forecasting(store: ResultStore, datasets, settings, seeds, embedding_arm
                         "commit": commit}
                 try:
                     if arm in embedding_arms:
-                        rows = run_embedding(ds, embedding_arms[arm], seed, covariates)
+                        key = (seed, encoder_key(embedding_arms[arm], covariates))
+                        rows, encoders[key] = run_embedding(
+                            ds, embedding_arms[arm], seed, covariates, encoders.get(key))
                     else:  # the ridge refits as the (first) forecaster arm does
                         rows = run_baseline(ds, arm, season=SEASON[name[3]], lags=lags,
                                             refit=next(iter(refit.values()), True))

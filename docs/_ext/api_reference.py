@@ -165,7 +165,8 @@ PAGES = (
                    modules=("sslts.losses",), by_module=True),
              Group("Forecasting and anomaly-score building blocks",
                    "What the forecaster and the anomaly detector are made of.",
-                   modules=("sslts.forecast_head", "sslts.anomaly_scores")),
+                   modules=("sslts.forecast_head", "sslts.forecast_selection",
+                            "sslts.anomaly_scores")),
          )),
     Page("adapters", "aeon and sktime",
          "Every estimator as an aeon collection transformer and as an sktime transformer, "
