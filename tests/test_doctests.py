@@ -55,8 +55,8 @@ MISSING_EXAMPLES = frozenset(
         "sslts.evaluation": (
             "AnomalySeries ForecastData adf_differences evaluate_anomaly_detection "
             "evaluate_anomaly_scores evaluate_classification evaluate_forecasting "
-            "evaluate_window_forecasting fit_knn fit_linear_svm fit_logistic fit_ridge "
-            "forecast_samples load_ett load_ucr_anomaly mask_last_encode masked_errors "
+            "evaluate_window_forecasting fit_knn fit_linear_svm fit_logistic "
+            "load_ett load_ucr_anomaly mask_last_encode masked_errors "
             "pairwise_distances point_adjusted_scores suppress_nearby ts2vec_normalise"
         ),
         "sslts.losses": (
