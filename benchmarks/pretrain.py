@@ -20,8 +20,8 @@ last finished stage (and ends with the same weights)::
 protocol) on the test splits of :data:`VALIDATION`: corpus datasets whose *test*
 series were not in the corpus (rows in ``benchmarks/results/pretrained_budget.csv``):
 a sweep over stages shows what a larger or smaller budget would give.  The shipped
-budget (``stages``) is set by cost, not by such a sweep: it is what fits in 40 minutes
-of one CPU core.  Export writes ``<name>.pt`` (the running average of the iterates,
+budget (``stages``) is set by cost, not by such a sweep: it is what fits in about 40
+minutes on one CPU core.  Export writes ``<name>.pt`` (the running average of the iterates,
 with no optimiser state) and ``<name>.json`` into ``sslts/pretrained/``;
 ``benchmarks/pretrained_eval.py --card`` writes the model card.
 """
@@ -114,9 +114,9 @@ class ModelSpec:
         return self.params["n_iters"]
 
 
-# 8 stages of 500 steps were planned; a stage takes about 340 s on one (busy) CPU core,
-# so 8 would take 45 minutes. 6 stages (3000 steps, about 34 minutes) fit the 40 minutes
-# of one core that a reproduction of the shipped model is meant to take.
+# 8 stages of 500 steps were planned. On a busy machine a stage took 340-430 s of
+# wall-clock time on its core (about 190 s of CPU time), so 8 stages would take close
+# to an hour; 6 stages (3000 steps) fit in about 40 minutes.
 MODELS = {
     "ts2vec-ucr-uea": ModelSpec("ts2vec-ucr-uea", {"n_iters": 500}, stages=6),
 }

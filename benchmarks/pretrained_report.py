@@ -228,8 +228,8 @@ def write_card(name: str, out: Path) -> Path:
         f"univariate series ({training['stages']} stages of {training['params']['n_iters']} "
         f"steps, each a warm start of the last), learning rate {info['params']['lr']}, "
         f"seed {training['seed']}; {training['seconds_one_core'] / 60:.0f} minutes on one "
-        "CPU core (wall-clock, on a busy machine). The budget is what fits in 40 "
-        "minutes of one CPU core; it was not tuned on accuracy.",
+        "CPU core (wall-clock, on a busy machine). The budget is what fits in about 40 "
+        "minutes on one CPU core; it was not tuned on accuracy.",
         f"- Series: every channel of every training series is a univariate series; series "
         f"longer than {training['window']} steps are cut into sections no longer than that, "
         f"and a dataset contributes at most {training['cap']} univariate series (a fixed "
