@@ -57,20 +57,36 @@ def _ordered_datasets(rows) -> list[str]:
 
 
 def summary(rows: list[dict]) -> dict:
-    """Accuracies and seconds by (dataset, arm, fraction), lists over the seeds."""
+    """Accuracies and seconds by (dataset, arm, fraction), lists over the seeds.
+
+    ``by_seed`` has the accuracy of every (dataset, arm, fraction, seed).
+    """
     acc, seconds, fit = defaultdict(list), defaultdict(list), defaultdict(list)
+    by_seed = {}
     for r in latest(rows, KEY):
         fraction = float(r["fraction"])
         acc[r["dataset"], r["arm"], fraction].append(float(r["accuracy"]))
+        by_seed[r["dataset"], r["arm"], fraction, int(r["seed"])] = float(r["accuracy"])
         if fraction == 1.0:
             seconds[r["dataset"], r["arm"]].append(
                 float(r["fit_seconds"]) + float(r["transform_seconds"]))
             fit[r["dataset"], r["arm"]].append(float(r["fit_seconds"]))
-    return {"accuracy": acc, "seconds": seconds, "fit": fit}
+    return {"accuracy": acc, "seconds": seconds, "fit": fit, "by_seed": by_seed}
 
 
 def _mean(values) -> float:
     return float(np.mean(values)) if len(values) else float("nan")
+
+
+def dataset_mean(stats, datasets, arm, fraction=1.0) -> str:
+    """Mean accuracy over ``datasets`` (%), as mean ± std over the seeds.
+
+    Each seed's mean is over the datasets that have that seed's row.
+    """
+    seeds = sorted({k[3] for k in stats["by_seed"] if k[1] == arm and k[2] == fraction})
+    per_seed = [_mean([stats["by_seed"][d, arm, fraction, s] for d in datasets
+                       if (d, arm, fraction, s) in stats["by_seed"]]) for s in seeds]
+    return mean_std(per_seed, 100, 1)
 
 
 def _complete(stats, datasets, arms, fraction=1.0) -> list[str]:
@@ -84,8 +100,8 @@ def accuracy_table(stats, datasets, arms, fraction=1.0) -> list[str]:
         cells = [mean_std(stats["accuracy"].get((d, a, fraction), []), 100, 1) for a in arms]
         lines.append(f"| {d} | " + " | ".join(cells) + " |")
     full = _complete(stats, datasets, arms, fraction)
-    means = [100 * _mean([_mean(stats["accuracy"][d, a, fraction]) for d in full]) for a in arms]
-    lines.append("| **mean** | " + " | ".join(f"**{m:.1f}**" for m in means) + " |")
+    means = [dataset_mean(stats, full, a, fraction) for a in arms]
+    lines.append("| **mean** | " + " | ".join(f"**{m}**" for m in means) + " |")
     return lines + [""]
 
 
@@ -93,8 +109,7 @@ def fraction_table(stats, datasets, arms) -> list[str]:
     lines = ["| labels | " + " | ".join(arms) + " |", "|---" + "|---:" * len(arms) + "|"]
     for f in FRACTIONS:
         full = _complete(stats, datasets, arms, f)
-        cells = [f"{100 * _mean([_mean(stats['accuracy'][d, a, f]) for d in full]):.1f}"
-                 for a in arms]
+        cells = [dataset_mean(stats, full, a, f) for a in arms]
         lines.append(f"| {f:.0%} | " + " | ".join(cells) + " |")
     return lines + [""]
 
@@ -177,7 +192,8 @@ def write_report(out: Path) -> Path:
     text += ["## Verdict", ""] + verdict(stats, datasets)
     text += ["## Accuracy with all labels (%, mean ± std over seeds 0, 1, 2)", ""]
     text += accuracy_table(stats, datasets, arms)
-    text += ["## Mean accuracy by label fraction (%)", ""]
+    text += ["## Mean accuracy by label fraction (%, mean ± std over seeds of the mean over "
+             "datasets)", ""]
     text += fraction_table(stats, datasets, arms)
     text += ["## Seconds to the embeddings (fit or load, then embed train and test)", ""]
     text += seconds_table(stats, datasets, arms)
