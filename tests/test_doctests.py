@@ -106,10 +106,15 @@ DOCTESTS = _doctests()
 
 @pytest.mark.parametrize("test", DOCTESTS, ids=[t.name for t in DOCTESTS])
 def test_docstring_examples_run(test):
-    runner = doctest.DocTestRunner(optionflags=OPTIONFLAGS)
-    runner.run(test, out=lambda text: print(text, end=""))
+    # verbose=False: doctest would otherwise read pytest's own -v from sys.argv.  The
+    # report is collected, not printed: while an example runs, print writes into
+    # doctest's capture of that example's output (which then fails to match).
+    runner = doctest.DocTestRunner(verbose=False, optionflags=OPTIONFLAGS)
+    report = []
+    runner.run(test, out=report.append)
     result = runner.summarize(verbose=False)
-    assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed"
+    assert result.failed == 0, (
+        f"{result.failed} of {result.attempted} examples failed:\n" + "".join(report))
 
 
 def test_the_doctests_are_found():
