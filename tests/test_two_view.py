@@ -269,9 +269,10 @@ def test_training_step_is_views_encoder_projector_objective(cls):
     loss = est.training_step(module, batch, ctx)
     v1, v2 = make_views(batch, est.views, generator=_gen(3), window_length=est.window_length,
                         crop_ratio=est.crop_ratio)
-    z1 = module.projector(module.encoder(v1).reshape(6, -1, module.output_dims).mean(1)
+    # InfoNCE's LSTM keeps the time axis: its default pooling is the maximum over time.
+    z1 = module.projector(module.encoder(v1).reshape(6, -1, module.output_dims).amax(1)
                           if cls is InfoNCETransformer else module.encoder(v1))
-    z2 = module.projector(module.encoder(v2).reshape(6, -1, module.output_dims).mean(1)
+    z2 = module.projector(module.encoder(v2).reshape(6, -1, module.output_dims).amax(1)
                           if cls is InfoNCETransformer else module.encoder(v2))
     expected = {
         InfoNCETransformer: lambda: info_nce_loss(z1, z2, temperature=0.5),
@@ -283,8 +284,11 @@ def test_training_step_is_views_encoder_projector_objective(cls):
 
 def test_defaults_follow_the_references_with_the_official_values_one_parameter_away():
     info, bt, vib = InfoNCETransformer(), BarlowTwinsTransformer(), VIbCRegTransformer()
-    assert (info.encoder, info.views, info.temperature, info.projector_dims) == (
-        "lstm", "neighbour", 0.5, None)
+    # InfoNCE: the tutorial's LSTM, views and temperature; max pooling and a projector
+    # are this library's (the tutorial's setting: pooling="mean", projector_dims=None).
+    assert (info.encoder, info.views, info.temperature, info.window_length) == (
+        "lstm", "neighbour", 0.5, 30)
+    assert (info.pooling, info.projector_dims) == ("max", 128)
     assert (bt.lambda_, bt.projector_dims, bt.encoder) == (0.005, 512, "resnet")
     assert (vib.lambda_, vib.mu, vib.nu, vib.iternorm_groups) == (25.0, 25.0, 200.0, 64)
     X = _X(12, 24)
@@ -295,7 +299,11 @@ def test_defaults_follow_the_references_with_the_official_values_one_parameter_a
     official = make_projector(512, 4096, iternorm_groups=64)
     assert official[-1].group_size == 64
     assert sum(p.numel() for p in official.parameters()) > 35_000_000
-    assert isinstance(InfoNCETransformer(**COMMON).fit(X).module_.projector, nn.Identity)
+    assert isinstance(InfoNCETransformer(**COMMON, projector_dims=None).fit(X)
+                      .module_.projector, nn.Identity)
+    info_fit = InfoNCETransformer(**COMMON).fit(X)
+    assert [m.out_features for m in info_fit.module_.projector.modules()
+            if isinstance(m, nn.Linear)][-1] == 128
     # Budgets: the reference's epochs, but at least 200 steps on small sets.
     assert info.default_budget(np.zeros((640, 5, 1))) == (None, 200)
     assert info.default_budget(np.zeros((6400, 5, 1))) == (None, 1000)
@@ -352,7 +360,7 @@ def test_window_embeddings_against_a_loop_over_windows():
         for s, out in zip(starts, outs):
             steps = [t for t in range(8) if not np.isnan(X[b, s + t, 0])]
             if steps:
-                pooled.append(out[b, steps].mean(0).numpy())
+                pooled.append(out[b, steps].amax(0).numpy())  # pooling="max"
         instance.append(np.mean(pooled, axis=0))
     np.testing.assert_allclose(est.transform(X), np.array(instance), rtol=1e-5, atol=1e-6)
     observed = ~np.isnan(X[:, :, 0])
@@ -471,11 +479,19 @@ def test_infonce_learns_to_match_neighbouring_windows():
     freq = np.repeat(np.arange(1, 5), 8)
     X = np.sin(2 * np.pi * freq[:, None] * np.arange(60) / 40 + rng.uniform(0, 6, (32, 1)))
     X = X + 0.1 * rng.normal(size=X.shape)
-    est = InfoNCETransformer(encoder_params={"output_dims": 8, "hidden_dims": 8}, lr=1e-2,
-                             batch_size=16, n_iters=60, device="cpu", random_state=0).fit(X)
-    history = est.loss_history_
-    assert history[0] == pytest.approx(math.log(31), abs=0.05)  # 2B - 1 = 31 candidates
+    params = {"encoder_params": {"output_dims": 8, "hidden_dims": 8}, "lr": 1e-2,
+              "batch_size": 16, "n_iters": 60, "device": "cpu", "random_state": 0}
+    chance = math.log(31)  # 2B - 1 = 31 candidates
+    # The tutorial's setting: the untrained mean-pooled embeddings are all alike, so the
+    # first loss is at chance level.
+    tutorial = InfoNCETransformer(**params, pooling="mean", projector_dims=None).fit(X)
+    history = tutorial.loss_history_
+    assert history[0] == pytest.approx(chance, abs=0.05)
     assert np.mean(history[-3:]) < 0.95 * np.mean(history[:3])
+    # The defaults (max pooling, projector) start below chance and fall further.
+    history = InfoNCETransformer(**params).fit(X).loss_history_
+    assert history[0] < chance
+    assert np.mean(history[-3:]) < min(0.9 * np.mean(history[:3]), 0.7 * chance)
 
 
 def test_compile_covers_training_and_inference(monkeypatch):

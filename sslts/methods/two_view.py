@@ -25,9 +25,10 @@ class InfoNCETransformer(TwoViewMethod, BaseSSLTransformer):
 
     Two windows of the same series a few steps apart are a positive pair; the other
     ``2B - 2`` windows of the batch are the negatives.  The encoder is trained so
-    that each window's embedding picks its partner under the cosine-similarity
-    softmax of :func:`~sslts.losses.info_nce_loss` (temperature 0.5).  This is the
-    LSTM recipe of a popular PyTorch tutorial with its loss corrected (see Notes).
+    that each window's projected embedding picks its partner under the
+    cosine-similarity softmax of :func:`~sslts.losses.info_nce_loss` (temperature
+    0.5).  This is the LSTM recipe of a popular PyTorch tutorial with its loss
+    corrected, its outputs max-pooled over time and a projector added (see Notes).
 
     Parameters
     ----------
@@ -39,8 +40,9 @@ class InfoNCETransformer(TwoViewMethod, BaseSSLTransformer):
         ``factory(n_channels) -> torch.nn.Module`` mapping (B, T, C) to (B, T', D) or
         (B, D).  A factory must be picklable to pickle the estimator, and ``save``
         needs a named encoder.
-    projector_dims : int or None, default=None
-        Width of a 3-layer projector between the pooled encoder output and the loss;
+    projector_dims : int or None, default=128
+        Width of a 3-layer projector between the pooled encoder output and the loss
+        (used in training only: ``transform`` returns the pooled encoder output);
         None (the tutorial) compares the embeddings themselves.
     views : {"neighbour", "warp", "slice", "gauss", "vibcreg"} or callable, \
             default="neighbour"
@@ -77,9 +79,18 @@ class InfoNCETransformer(TwoViewMethod, BaseSSLTransformer):
 
     The tutorial flattens the 30 outputs of its LSTM into one linear layer, which
     fixes the input length; :class:`~sslts.encoders.LSTMEncoder` applies that layer
-    to every step and the instance embedding is their mean.  Series longer than the
-    training window are embedded as the mean over half-overlapping windows; on
-    series shorter than 60 steps the window is half the series.
+    to every step and the instance embedding is their maximum over time
+    (``pooling="max"``).  Series longer than the training window are embedded as the
+    mean over half-overlapping windows; on series shorter than 60 steps the window
+    is half the series.
+
+    Two defaults differ from the tutorial: ``pooling="max"`` (the mean would be the
+    closest length-agnostic form of its flattening) and ``projector_dims=128``.  On
+    eight UCR/UEA datasets, one seed each, max pooling raised the mean RBF-SVM
+    accuracy of the tutorial's setting from 76.9 % to 85.5 % and the projector to
+    90.4 %, at the same fit time; a lower temperature or three times the steps
+    added nothing beyond that (``benchmarks/results/infonce_screen*.md``).
+    ``pooling="mean", projector_dims=None`` trains the tutorial's setting.
 
     Default budget: 10 epochs (the tutorial's), at least 200 optimiser steps.
 
@@ -110,9 +121,9 @@ class InfoNCETransformer(TwoViewMethod, BaseSSLTransformer):
     _default_epochs = 10
 
     def __init__(
-        self, *, temperature=0.5, encoder="lstm", projector_dims=None, views="neighbour",
+        self, *, temperature=0.5, encoder="lstm", projector_dims=128, views="neighbour",
         batch_size=64, weight_decay=0.0, lr_schedule="constant", encoder_params=None,
-        window_length=30, max_shift=None, crop_ratio=0.5, pooling="mean", n_epochs=None,
+        window_length=30, max_shift=None, crop_ratio=0.5, pooling="max", n_epochs=None,
         n_iters=None, lr=1e-3, drop_last=True, level="instance", device="auto", random_state=None,
         verbose=0, warm_start=False, n_iter_no_change=None, tol=1e-4, precision="float32",
         compile=False, callbacks=None, sync_batchnorm=False, input_layout="channels_last",
