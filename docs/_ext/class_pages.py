@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import re
 from pathlib import Path
 
 from docutils import nodes
@@ -100,6 +101,16 @@ def _summary(obj) -> str:
     return doc.split("\n\n", 1)[0].replace("\n", " ").strip()
 
 
+def _plain_roles(text: str) -> str:
+    # Another project's cross-references (scikit-learn's ``:ref:`accuracy <accuracy_score>```)
+    # name labels that exist only on its own site; their words are kept.
+    def words(match: re.Match) -> str:
+        title = re.match(r"(.*?)\s*<.*>$", match.group(1))
+        return title.group(1) if title else f"``{match.group(1).lstrip('~')}``"
+
+    return re.sub(r":[\w:]+:`([^`]+)`", words, text)
+
+
 def method_rows(cls: type, path: str) -> list[tuple[str, str]]:
     """The rows of a class's *Methods* table: a reference and a one-line summary.
 
@@ -134,7 +145,8 @@ def method_rows(cls: type, path: str) -> list[tuple[str, str]]:
         elif name in FOREIGN_API:
             target = _foreign_path(cls, name, project)
             reference = f":meth:`{name} <{target}>`" if target else f"``{name}``"
-            rows.append((reference, f"{summary} (from {_PROJECTS.get(project, project)})"))
+            owner = _PROJECTS.get(project, project)
+            rows.append((reference, f"{_plain_roles(summary)} (from {owner})"))
     return rows
 
 
