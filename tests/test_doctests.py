@@ -48,8 +48,6 @@ MISSING_EXAMPLES = frozenset(
         "sslts.encoders.resnet": "BasicBlock1d",
         "sslts.encoders.transformer": "instance_normalise patchify",
         "sslts.encoding": "causal_encode",
-        # They train a classifier on generated series: the gallery example shows them.
-        "sslts.evaluation.generative": "cas evaluate_generation",
         # scikit-learn's parameter constraints, re-exported as they are.
         "sslts.utils": "HasMethods Interval Options StrOptions",
         "sslts.evaluation": (

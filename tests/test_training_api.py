@@ -220,12 +220,40 @@ def test_a_method_declares_only_its_own_constraints():
     assert Checked._parameter_constraints["lr"] == BaseSSLTransformer.parameter_constraints["lr"]
 
 
-def _documented(doc: str) -> dict[str, list[str]]:
-    params = doc.split("Parameters\n    ----------\n", 1)[1].split("\n\n    Attributes", 1)[0]
+def _documented(doc: str, section: str = "Parameters") -> dict[str, list[str]]:
+    """``name: [type heads]`` of a section's entries; "a, b : type" documents a and b.
+
+    An entry without a type ("a, b" alone on its line) documents its names too, with
+    an empty head, so a combined entry that repeats shared entries is caught.
+    """
+    body = re.search(rf"^    {section}\n    -+\n(.*?)(?=\n\n    \w[^\n]*\n    -+\n|\Z)", doc,
+                     flags=re.S | re.M).group(1)
     entries = {}
-    for name, head in re.findall(r"^    (\w+) : (.*)$", params, flags=re.M):
-        entries.setdefault(name, []).append(head)
+    for names, head in re.findall(r"^    (\w+(?:, *\w+)*)(?: : (.*))?$", body, flags=re.M):
+        for name in re.split(r", *", names):
+            entries.setdefault(name, []).append(head)
     return entries
+
+
+def test_documented_reads_combined_entries():
+    doc = """Demo.
+
+    Parameters
+    ----------
+    alpha, beta : int, default=1
+        Two names, one entry.
+    gamma, delta
+        No type.
+    alpha : int, default=1
+        Again.
+
+    Attributes
+    ----------
+    x_ : int
+    """
+    assert _documented(doc) == {"alpha": ["int, default=1", "int, default=1"],
+                                "beta": ["int, default=1"], "gamma": [""], "delta": [""]}
+    assert _documented(doc, "Attributes") == {"x_": ["int"]}
 
 
 @pytest.mark.parametrize("cls", [*all_estimators(), _Denoiser], ids=lambda c: c.__name__)
@@ -243,6 +271,15 @@ def test_every_parameter_is_documented_once_with_its_own_default(cls):
         if "default=" in head:
             value = head.split("default=", 1)[1]
             assert value == shown or float(value) == default, (cls.__name__, name, head)
+
+
+@pytest.mark.parametrize("cls", [*all_estimators(), _Denoiser], ids=lambda c: c.__name__)
+def test_every_attribute_is_documented_once(cls):
+    # The [shared attributes] marker inserts the shared ones; a class that also lists
+    # them itself (alone or in a combined entry) documents them twice.
+    twice = {name: heads for name, heads in _documented(cls.__doc__, "Attributes").items()
+             if len(heads) > 1}
+    assert not twice, f"{cls.__name__}: {twice}"
 
 
 def test_estimators_are_registered_by_subclassing():

@@ -267,6 +267,18 @@ def cas(X_synthetic, y_synthetic, X_test, y_test, *, classifier=None, score: str
     Returns
     -------
     float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sslts.evaluation import FCNClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1], 10)
+    >>> X_synthetic = rng.normal(size=(20, 30)) + 3.0 * y[:, None]  # e.g. generated series
+    >>> X_test = rng.normal(size=(20, 30)) + 3.0 * y[:, None]       # real ones
+    >>> fcn = FCNClassifier(n_filters=(8, 8, 8), n_epochs=20, batch_size=8, random_state=0)
+    >>> cas(X_synthetic, y, X_test, y, classifier=fcn) > 0.9
+    True
     """
     clf = clone(FCNClassifier() if classifier is None else classifier)
     if score == "final":
@@ -367,6 +379,26 @@ def evaluate_generation(generator, X_train, y_train, X_test, y_test, *, classifi
     dict
         ``fid``, ``is_mean``, ``is_std``, ``real_is_mean``, ``real_is_std``, ``cas``,
         ``fcn_test_accuracy``, ``n_generated``, ``n_synthetic``.
+
+    Examples
+    --------
+    A stand-in generator whose class ``c`` is noise around ``3 c``, scored with
+    tiny FCNs (the protocol's defaults train each for 1000 epochs):
+
+    >>> import numpy as np
+    >>> from sslts.evaluation import FCNClassifier
+    >>> class Noise:
+    ...     def sample(self, n_samples, y=None, random_state=None):
+    ...         rng = np.random.default_rng(random_state)
+    ...         y = rng.integers(2, size=n_samples) if y is None else np.asarray(y)
+    ...         return rng.normal(size=(n_samples, 30)) + 3.0 * y[:, None]
+    >>> y = np.repeat([0, 1], 10)
+    >>> X_train, X_test = Noise().sample(20, y, 1), Noise().sample(20, y, 2)
+    >>> fcn = FCNClassifier(n_filters=(8, 8, 8), n_epochs=20, batch_size=8)
+    >>> scores = evaluate_generation(Noise(), X_train, y, X_test, y, classifier=fcn,
+    ...                              n_samples=40, min_synthetic=40, random_state=0)
+    >>> scores["n_generated"], scores["n_synthetic"], scores["cas"] > 0.9
+    (40, 40, True)
     """
     seeds = np.random.default_rng(draw_seed(random_state)).integers(2**31 - 1, size=6)
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)

@@ -117,9 +117,6 @@ class NCVQVAETransformer(VQTokenizerMixin, BaseSSLTransformer):
         (the thesis's representation), shape ``(n_series, output_dims)``; or one
         vector per time step, shape ``(n_series, n_timestamps, output_dims)``: time
         step ``t`` gets its latent column (see Notes), averaged over frequency.
-    device, random_state, verbose, warm_start, n_iter_no_change, tol, precision, \
-compile, callbacks, sync_batchnorm, input_layout, n_threads
-        As in :class:`~sslts.base.BaseSSLTransformer`.
     [shared parameters]
 
     Attributes
@@ -142,9 +139,6 @@ compile, callbacks, sync_batchnorm, input_layout, n_threads
         n_fft // 2 + 1`` frequency rows by ``W'`` latent columns (see Notes).
     codebook_ : ndarray of shape (n_codes, output_dims)
         A copy of the codes (read from the network).
-    device_, n_channels_, n_features_in_, input_layout_, loss_history_, n_iter_, \
-n_epochs_, fit_time_, callbacks_
-        As in :class:`~sslts.base.BaseSSLTransformer`.
     [shared attributes]
 
     See Also

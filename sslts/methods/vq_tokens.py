@@ -30,6 +30,23 @@ class VQTokenizerMixin:
     :class:`~sslts.encoders.vqvae.NCVQVAENetwork`), ``n_fft``, ``n_codes``,
     ``output_dims``, ``n_down_`` and ``token_shape_``, and on the base class's input
     validation, precision and thread settings.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sslts import NCVQVAETransformer
+    >>> X = np.random.default_rng(0).normal(size=(8, 40))
+    >>> enc = NCVQVAETransformer(output_dims=8, n_codes=4, n_res_blocks=1, projector_dims=16,
+    ...                          n_iters=2, batch_size=8, random_state=0).fit(X)
+    >>> tokens = enc.tokenize(X)  # (n_series, F, W') code indices
+    >>> tokens.shape, enc.token_shape_, enc.codebook_.shape
+    ((8, 5, 10), (5, 10), (4, 8))
+    >>> enc.code_distances(X).shape  # one distance per token and code
+    (8, 5, 10, 4)
+    >>> enc.decode_tokens(tokens).shape  # back to series: (n_series, n_timestamps, n_channels)
+    (8, 40, 1)
+    >>> np.allclose(enc.decode_tokens(tokens), enc.reconstruct(X))
+    True
     """
 
     @property
