@@ -11,6 +11,9 @@ Protocol
 
   ``zero-shot``
       ``load_pretrained(name)`` as shipped, no training;
+  ``zero-shot concat``
+      the same with ``pooling="concat"`` (the channel embeddings side by side rather
+      than averaged; the same as ``zero-shot`` on univariate data);
   ``fine-tune 10%`` / ``fine-tune 25%``
       the pretrained model fine-tuned (``estimator__warm_start=True``) on all training
       series without labels, for 10 % / 25 % of TS2Vec's default budget (200 steps,
@@ -57,7 +60,9 @@ FIELDS = ["model", "dataset", "seed", "fraction", "arm", "accuracy", "n_labelled
           "n_test", "n_classes", "n_channels", "length", "fit_seconds", "transform_seconds",
           "probe_seconds", "n_iter", "commit", "error"]
 KEY = ["model", "dataset", "seed", "fraction", "arm"]
-ARMS = ("zero-shot", "fine-tune 10%", "fine-tune 25%", "ts2vec", "minirocket")
+ARMS = ("zero-shot", "zero-shot concat", "fine-tune 10%", "fine-tune 25%", "ts2vec",
+        "minirocket")
+ZERO_SHOT = {"zero-shot": None, "zero-shot concat": "concat"}  # arm: pooling
 FINE_TUNE = {"fine-tune 10%": 0.10, "fine-tune 25%": 0.25}
 SEEDS = (0, 1, 2)
 RESULTS = Path(__file__).parent / "results"
@@ -76,7 +81,7 @@ def embeddings(model: str, arm: str, data, seed: int) -> F.Features:
         return F.encoder_features(TS2VecTransformer, {"device": "cpu", "random_state": seed},
                                   data.X_train, data.X_test)
     start = time.perf_counter()
-    encoder = load_pretrained(model)
+    encoder = load_pretrained(model, pooling=ZERO_SHOT.get(arm))
     n_iter = None
     if arm in FINE_TUNE:
         n_iter = max(1, round(FINE_TUNE[arm] * default_steps(data.X_train)))
@@ -109,7 +114,7 @@ def run(store: ResultStore, model: str, datasets, seeds, arms, data_home, log=pr
         if not todo:
             continue
         data = load_prepared(name, data_home)
-        zero_shot = None
+        zero_shot = {}
         for seed, arm in todo:
             base = {"model": model, "dataset": name, "seed": seed, "arm": arm,
                     "n_train": len(data.y_train), "n_test": len(data.y_test),
@@ -117,9 +122,9 @@ def run(store: ResultStore, model: str, datasets, seeds, arms, data_home, log=pr
                     "n_channels": data.X_train.shape[2], "length": data.X_train.shape[1],
                     "commit": commit}
             try:
-                if arm == "zero-shot":  # the same embeddings for every seed
-                    zero_shot = zero_shot or embeddings(model, arm, data, seed)
-                    feats = zero_shot
+                if arm in ZERO_SHOT:  # the same embeddings for every seed
+                    zero_shot[arm] = zero_shot.get(arm) or embeddings(model, arm, data, seed)
+                    feats = zero_shot[arm]
                 else:
                     feats = embeddings(model, arm, data, seed)
             except Exception as exc:  # record it, retry on the next run, go on
