@@ -223,6 +223,29 @@ def _cell(values: dict) -> str:
     return f"{v.mean():.1f}" if len(v) == 1 else f"{v.mean():.1f} ± {v.std():.1f}"
 
 
+def coverage(rows, arms, datasets) -> list[str]:
+    """Which datasets and seeds each arm ran: a partial run says so before its numbers."""
+    lines = []
+    for arm in arms:
+        seeds = {d: sorted(_acc(rows, d, arm)) for d in datasets}
+        full = [d for d in datasets if len(seeds[d]) == 3]
+        part = [f"{d} (seeds {', '.join(map(str, seeds[d]))})" for d in datasets
+                if 0 < len(seeds[d]) < 3]
+        missing = [d for d in datasets if not seeds[d]]
+        if arm == "softclt_official":
+            missing = [d for d in missing if d in OFFICIAL_TEMPERATURES]
+        text = f"*{LABELS[arm]}*: {len(full)} of {len(datasets)} datasets with 3 seeds"
+        text += f" ({', '.join(full)})" if full else ""
+        text += f"; fewer seeds: {', '.join(part)}" if part else ""
+        text += f"; not run: {', '.join(missing)}" if missing else ""
+        lines.append(f"- {text}.")
+    if any("not run" in line or "fewer seeds" in line for line in lines):
+        lines.insert(0, "**Partial run**: the averages below cover only the datasets and "
+                        "seeds each arm ran, paired with TS2Vec on the same ones.")
+        lines.insert(1, "")
+    return lines + [""]
+
+
 def summary_table(rows, arms, datasets) -> list[str]:
     lines = ["| arm | datasets | accuracy | TS2Vec, same sets | difference ± s.e. | "
              "better / equal / worse | fit time ratio, total | per-dataset ratio: "
@@ -318,7 +341,8 @@ def render(rows: list[dict]) -> str:
         "*better / equal / worse*: datasets whose mean difference is above, within or "
         "below ±0.05 points. Fit times: wall time of `fit`, the DTW distances included, "
         "the arms of a (dataset, seed) fitted one after another in one process pinned to "
-        "one core (two such processes ran side by side on the machine's two cores); "
+        "one core, so that the ratios compare fits under the same load (the machine's "
+        "other core ran other work); "
         "*ratio*: SoftCLT / TS2Vec, geometric mean over seeds.", "",
     ]
     suite = [r for r in rows if r["part"] == "suite"]
@@ -329,7 +353,7 @@ def render(rows: list[dict]) -> str:
                   "official per-dataset table), `max_weight=0.5`; the official arm uses "
                   "the table's pair for each dataset, and runs only on the 14 univariate "
                   "sets that have one.", ""]
-        lines += summary_table(suite, arms[1:], SUITE)
+        lines += coverage(suite, arms, SUITE) + summary_table(suite, arms[1:], SUITE)
         lines += ["### Per dataset (RBF SVM)", ""] + dataset_table(suite, arms, SUITE)
         lines += ["### Fit seconds", ""] + time_table(suite, arms, SUITE)
         lines += ["### Other probes: mean difference to TS2Vec ± s.e.", ""]
