@@ -268,7 +268,8 @@ def write_card(name: str, out: Path) -> Path:
         "## Evaluation", "",
         "TS2Vec's SVM protocol on the left-out datasets, all training labels, test accuracy "
         "(%, mean ± std over seeds 0, 1, 2; the zero-shot embeddings are the same for "
-        "every seed). Fine-tuning runs 10 % or 25 % of TS2Vec's default budget; `ts2vec` is "
+        "every seed). `zero-shot concat` is the same model with `pooling='concat'`. "
+        "Fine-tuning runs 10 % or 25 % of TS2Vec's default budget; `ts2vec` is "
         "`TS2VecTransformer()` fitted on each dataset; MiniRocket (aeon) with its ridge "
         "classifier is the reference. The results page has the label fractions and the "
         "times.", ""]

@@ -68,6 +68,7 @@ exclude_patterns = [
     # Fragments that docs/citing.md includes (not pages of their own).
     "_generated/references.md",
     "_generated/software_citation.md",
+    "_generated/model_cards.md",  # docs/pretrained.md includes it
 ]
 # The benchmark result pages jump heading levels ("#" then "###"); harmless.
 suppress_warnings = ["myst.header"]

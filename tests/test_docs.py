@@ -27,6 +27,7 @@ import pytest
 from conftest import TIMEOUT
 
 from sslts import all_estimators
+from sslts.pretrained import list_pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
@@ -179,6 +180,14 @@ def test_capability_table_has_a_row_per_registered_estimator():
     assert len(rows) == len(all_estimators())
     ts2vec = next(r for r in rows if "`~sslts.TS2VecTransformer`" in r)
     assert "instance, timestamp" in ts2vec
+
+
+def test_model_cards_sit_one_heading_level_below_the_pretrained_page():
+    text = sslts_docs.render_model_cards()
+    headings = [line for line in text.splitlines() if line.startswith("#")]
+    assert [h for h in headings if h.startswith("### ")] == [
+        f"### {name}" for name in list_pretrained()]
+    assert all(h.startswith("###") for h in headings) and "#### Corpus" in headings
 
 
 def test_results_pages_come_from_the_benchmark_files(tmp_path):

@@ -3,9 +3,9 @@
 :func:`dist` builds the sdist and, from it, the wheel (``python -m build``, without
 build isolation so that it needs no network) from a copy of the sources. Two tests read
 the archives; two install the wheel, not an editable checkout, into a fresh virtual
-environment and run ``import sslts``, the bundled-data loaders and the main job from a
-folder outside the repository. Under pytest-xdist the workers share one build and one
-environment (a file lock guards them).
+environment and run ``import sslts``, the bundled-data loaders, the shipped pretrained
+model and the main job from a folder outside the repository. Under pytest-xdist the
+workers share one build and one environment (a file lock guards them).
 
 The new environment gets its dependencies (torch, scikit-learn, ...) from the test
 environment through a path entry in a ``.pth`` file rather than from an index: that keeps
@@ -44,6 +44,9 @@ DATA_FILES = (
     "sslts/data/forecast/ETTh1.csv.gz",
     "sslts/data/anomaly/135_UCR_Anomaly_InternalBleeding16_TRAIN.csv.gz",
     "sslts/data/anomaly/135_UCR_Anomaly_InternalBleeding16_TEST.csv.gz",
+    "sslts/pretrained/ts2vec-ucr-uea.pt",
+    "sslts/pretrained/ts2vec-ucr-uea.json",
+    "sslts/pretrained/ts2vec-ucr-uea.md",
 )
 CHECK_INSTALLED = """
 import json, sys
@@ -51,14 +54,19 @@ from importlib import metadata
 import sslts
 from sslts.datasets import fetch_ett, fetch_ucr_anomaly, load_dataset
 from sslts.evaluation import load_ett, load_ucr_anomaly
+from sslts.pretrained import load_pretrained, model_card
 
 shapes = [load_dataset(name, download=False)[0].shape
           for name in ("GunPoint", "BasicMotions", "JapaneseVowels")]
 ett = load_ett("ETTh1", fetch_ett("ETTh1", download=False))
 anomaly = load_ucr_anomaly(fetch_ucr_anomaly("InternalBleeding16"))
+X = load_dataset("BasicMotions", download=False)[2][:3]
+pretrained = list(load_pretrained("ts2vec-ucr-uea").transform(X).shape)
+card = model_card("ts2vec-ucr-uea").splitlines()[0]
 print(json.dumps({"file": sslts.__file__, "version": sslts.__version__,
                   "metadata_version": metadata.version("sslts"), "shapes": shapes,
-                  "ett": list(ett.data.shape), "anomaly": len(anomaly.values)}))
+                  "ett": list(ett.data.shape), "anomaly": len(anomaly.values),
+                  "pretrained": pretrained, "card": card}))
 """
 
 
@@ -179,6 +187,8 @@ def test_installed_wheel_imports_and_reads_its_bundled_data(installed, tmp_path)
     assert report["version"] == report["metadata_version"] == sslts.__version__
     assert report["shapes"] == [[50, 150, 1], [40, 100, 6], [270, 29, 12]]
     assert report["ett"] == [1, 14400, 14] and report["anomaly"] == 7501
+    # The shipped pretrained model loads from the wheel, offline, and embeds 6 channels.
+    assert report["pretrained"] == [3, 320] and report["card"] == "# ts2vec-ucr-uea"
 
 
 @pytest.mark.slow
