@@ -15,6 +15,7 @@ last finished stage (and ends with the same weights)::
     python -m benchmarks.pretrain                       # every model: train, export
     python -m benchmarks.pretrain --validate            # + zero-shot accuracy per stage
     python -m benchmarks.pretrain --stages 12 --validate --no-export   # the budget sweep
+    python -m benchmarks.pretrain --validate --validate-last --no-export  # the pooling
 
 ``--validate`` measures, after every stage, the zero-shot accuracy (TS2Vec's SVM
 protocol) on the test splits of :data:`VALIDATION`: corpus datasets whose *test*
@@ -219,12 +220,17 @@ VALIDATION_FIELDS = ["model", "stage", "n_iter", "dataset", "pooling", "accuracy
                      "transform_seconds", "commit"]
 
 
-def validate(spec: ModelSpec, paths: list[Path], data_home, out: Path, log=print) -> None:
-    """Zero-shot accuracy of every stage on :data:`VALIDATION` (resumable CSV)."""
+def validate(spec: ModelSpec, paths: list[Path], data_home, out: Path, log=print,
+             first: int = 1) -> None:
+    """Zero-shot accuracy of every stage on :data:`VALIDATION` (resumable CSV).
+
+    ``paths`` are the files of stages ``first``, ``first + 1``, ...; the multivariate
+    (UEA) sets are scored with every pooling, which chooses the shipped one.
+    """
     store = ResultStore(out, VALIDATION_FIELDS, ["model", "stage", "dataset", "pooling"])
     commit = git_commit()
     data = {}
-    for k, path in enumerate(paths, start=1):
+    for k, path in enumerate(paths, start=first):
         model = None
         for name in VALIDATION:
             poolings = ("mean", "max", "concat") if name in UEA else ("mean",)
@@ -313,6 +319,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="train this many stages instead of the model's budget")
     parser.add_argument("--validate", action="store_true",
                         help="zero-shot accuracy of every stage on the validation sets")
+    parser.add_argument("--validate-last", action="store_true",
+                        help="with --validate: the last stage only (choosing the pooling "
+                             "of a trained model without a stage sweep)")
     parser.add_argument("--no-export", action="store_true",
                         help="train (and validate) without writing sslts/pretrained/")
     parser.add_argument("--data-home", default=os.environ.get("SSLTS_DATA", "../shared/data"))
@@ -333,7 +342,9 @@ def main(argv=None) -> None:
               f"{sum(r['univariate_series'] for r in table)} univariate series")
         paths = train(spec, corpus, work, stages)
         if args.validate:
-            validate(spec, paths, args.data_home, Path(args.out) / "pretrained_budget.csv")
+            first = len(paths) if args.validate_last else 1
+            validate(spec, paths[first - 1:], args.data_home,
+                     Path(args.out) / "pretrained_budget.csv", first=first)
         if not args.no_export:
             export(spec, paths[-1], table, stage_records(work, spec, stages))
             print(f"{name}: exported to {PRETRAINED}")
