@@ -10,14 +10,17 @@ Protocol
   TS2Vec's SVM protocol (:func:`sslts.evaluation.fit_svm`) on the labelled ones:
 
   ``zero-shot``
-      ``load_pretrained(name)`` as shipped, no training;
+      ``load_pretrained(name, pooling="mean")``, no training (the channel embeddings
+      averaged);
   ``zero-shot concat``
-      the same with ``pooling="concat"`` (the channel embeddings side by side rather
-      than averaged; the same as ``zero-shot`` on univariate data);
+      the same with ``pooling="concat"`` (the channel embeddings side by side: the
+      shipped pooling; the same as ``zero-shot`` on univariate data);
   ``fine-tune 10%`` / ``fine-tune 25%``
       the pretrained model fine-tuned (``estimator__warm_start=True``) on all training
       series without labels, for 10 % / 25 % of TS2Vec's default budget (200 steps,
-      600 above 100,000 training values);
+      600 above 100,000 training values), mean pooling;
+  ``fine-tune 10% concat`` / ``fine-tune 25% concat``
+      the same with ``pooling="concat"`` (the pooling does not change the fit);
   ``ts2vec``
       ``TS2VecTransformer()`` with its defaults (channel-mixing), fitted per dataset;
   ``minirocket``
@@ -60,10 +63,14 @@ FIELDS = ["model", "dataset", "seed", "fraction", "arm", "accuracy", "n_labelled
           "n_test", "n_classes", "n_channels", "length", "fit_seconds", "transform_seconds",
           "probe_seconds", "n_iter", "commit", "error"]
 KEY = ["model", "dataset", "seed", "fraction", "arm"]
-ARMS = ("zero-shot", "zero-shot concat", "fine-tune 10%", "fine-tune 25%", "ts2vec",
-        "minirocket")
-ZERO_SHOT = {"zero-shot": None, "zero-shot concat": "concat"}  # arm: pooling
-FINE_TUNE = {"fine-tune 10%": 0.10, "fine-tune 25%": 0.25}
+ARMS = ("zero-shot", "zero-shot concat", "fine-tune 10%", "fine-tune 25%",
+        "fine-tune 10% concat", "fine-tune 25% concat", "ts2vec", "minirocket")
+ZERO_SHOT = ("zero-shot", "zero-shot concat")
+FINE_TUNE = {"fine-tune 10%": 0.10, "fine-tune 25%": 0.25, "fine-tune 10% concat": 0.10,
+             "fine-tune 25% concat": 0.25}
+POOLING = {arm: "concat" if arm.endswith("concat") else "mean"
+           for arm in ZERO_SHOT + tuple(FINE_TUNE)}
+"""The pooling of each pretrained arm, explicit: the shipped default may change."""
 SEEDS = (0, 1, 2)
 RESULTS = Path(__file__).parent / "results"
 
@@ -81,7 +88,7 @@ def embeddings(model: str, arm: str, data, seed: int) -> F.Features:
         return F.encoder_features(TS2VecTransformer, {"device": "cpu", "random_state": seed},
                                   data.X_train, data.X_test)
     start = time.perf_counter()
-    encoder = load_pretrained(model, pooling=ZERO_SHOT.get(arm))
+    encoder = load_pretrained(model, pooling=POOLING[arm])
     n_iter = None
     if arm in FINE_TUNE:
         n_iter = max(1, round(FINE_TUNE[arm] * default_steps(data.X_train)))

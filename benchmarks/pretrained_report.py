@@ -23,6 +23,15 @@ from .pretrained_eval import ARMS, KEY
 __all__ = ["summary", "write_card", "write_report"]
 
 COMMAND = "python -m benchmarks.pretrained_eval"
+LABELS = {"zero-shot": "zero-shot mean", "fine-tune 10%": "fine-tune 10% mean",
+          "fine-tune 25%": "fine-tune 25% mean"}
+"""Column names: the arms' pooling, explicit (their CSV names predate the concat arms)."""
+
+
+def _head(first: str, arms) -> list[str]:
+    """Header and alignment rows of a table with one column per arm."""
+    return ["| " + first + " | " + " | ".join(LABELS.get(a, a) for a in arms) + " |",
+            "|---" + "|---:" * len(arms) + "|"]
 
 
 def read_rows(pattern: str, folder: Path) -> list[dict]:
@@ -95,7 +104,7 @@ def _complete(stats, datasets, arms, fraction=1.0) -> list[str]:
 
 
 def accuracy_table(stats, datasets, arms, fraction=1.0) -> list[str]:
-    lines = ["| dataset | " + " | ".join(arms) + " |", "|---" + "|---:" * len(arms) + "|"]
+    lines = _head("dataset", arms)
     for d in datasets:
         cells = [mean_std(stats["accuracy"].get((d, a, fraction), []), 100, 1) for a in arms]
         lines.append(f"| {d} | " + " | ".join(cells) + " |")
@@ -106,7 +115,7 @@ def accuracy_table(stats, datasets, arms, fraction=1.0) -> list[str]:
 
 
 def fraction_table(stats, datasets, arms) -> list[str]:
-    lines = ["| labels | " + " | ".join(arms) + " |", "|---" + "|---:" * len(arms) + "|"]
+    lines = _head("labels", arms)
     for f in FRACTIONS:
         full = _complete(stats, datasets, arms, f)
         cells = [dataset_mean(stats, full, a, f) for a in arms]
@@ -115,7 +124,7 @@ def fraction_table(stats, datasets, arms) -> list[str]:
 
 
 def seconds_table(stats, datasets, arms) -> list[str]:
-    lines = ["| dataset | " + " | ".join(arms) + " |", "|---" + "|---:" * len(arms) + "|"]
+    lines = _head("dataset", arms)
     for d in datasets:
         lines.append(f"| {d} | " + " | ".join(
             mean_std(stats["seconds"].get((d, a), []), 1, 1) for a in arms) + " |")
@@ -126,8 +135,7 @@ def seconds_table(stats, datasets, arms) -> list[str]:
 
 def verdict(stats, datasets) -> list[str]:
     """The comparisons the evaluation was designed for, in numbers."""
-    arms = [a for a in ("zero-shot", "zero-shot concat", "fine-tune 10%", "fine-tune 25%",
-                        "ts2vec")
+    arms = [a for a in ARMS if a != "minirocket"
             if any(stats["accuracy"].get((d, a, 1.0)) for d in datasets)]
     full = _complete(stats, datasets, arms)
     if "ts2vec" not in arms or not full:
@@ -144,8 +152,8 @@ def verdict(stats, datasets) -> list[str]:
         wins = sum(_mean(stats["accuracy"][d, a, 1.0]) >= _mean(stats["accuracy"][d, "ts2vec",
                                                                                   1.0])
                    for d in full)
-        lines.append(f"- {a}: {mean[a]:.1f} % ({gap:+.1f} points; at least as accurate on "
-                     f"{wins} of {len(full)} datasets), {time_note}.")
+        lines.append(f"- {LABELS.get(a, a)}: {mean[a]:.1f} % ({gap:+.1f} points; at least "
+                     f"as accurate on {wins} of {len(full)} datasets), {time_note}.")
     return lines + [""]
 
 
@@ -183,6 +191,24 @@ def budget_table(rows: list[dict]) -> list[str]:
     return lines + [""]
 
 
+def pooling_table(rows: list[dict]) -> list[str]:
+    """Zero-shot validation accuracy of the last stage by pooling (the shipped choice)."""
+    last = [r for r in latest(rows, ["model", "stage", "dataset", "pooling"])
+            if int(r["stage"]) == max(int(q["stage"]) for q in rows)]
+    acc = {(r["dataset"], r["pooling"]): 100 * float(r["accuracy"]) for r in last}
+    multi = [d for d in VALIDATION if (d, "concat") in acc]
+    if not multi:
+        return []
+    poolings = ("mean", "max", "concat")
+    lines = ["| pooling | " + " | ".join(multi) + " | mean, multivariate | mean, all "
+             f"{len(VALIDATION)} |", "|---" + "|---:" * (len(multi) + 2) + "|"]
+    for p in poolings:
+        every = [acc.get((d, p), acc.get((d, "mean"))) for d in VALIDATION]
+        lines.append(f"| {p} | " + " | ".join(f"{acc[d, p]:.1f}" for d in multi) +
+                     f" | {_mean([acc[d, p] for d in multi]):.1f} | {_mean(every):.1f} |")
+    return lines + [""]
+
+
 def write_report(out: Path) -> Path:
     """``pretrained.md`` (the evaluation) and ``pretrained_budget.md`` (the sweep)."""
     rows = read_rows("pretrained_eval_*.csv", out)
@@ -208,10 +234,30 @@ def write_report(out: Path) -> Path:
     path.write_text("\n".join(text))
     budget = read_rows("pretrained_budget.csv", out)
     if budget:
-        lines = header("Pretraining budget sweep", budget, "python -m benchmarks.pretrain "
-                       "--validate") + budget_table(budget)
+        lines = header("Pretraining budget and pooling", budget, "python -m "
+                       "benchmarks.pretrain --validate") + [
+            "Zero-shot accuracy (%, TS2Vec's SVM protocol, one run: the embeddings are "
+            "deterministic) on the test splits of the validation datasets, corpus datasets "
+            "whose test series were never in the corpus and which are not among the "
+            "left-out evaluation datasets.", "",
+            "## Pooling of the channel embeddings (last stage)", "",
+            "On univariate data every pooling gives the same embeddings; the multivariate "
+            "validation sets choose the shipped pooling.", ""] + pooling_table(budget) + [
+            "## Accuracy by stage", ""] + budget_table(budget)
         (out / "pretrained_budget.md").write_text("\n".join(lines))
     return path
+
+
+POOLING_WORDS = {
+    "concat": "the channel embeddings side by side (width `n_channels * 320`; "
+              "`pooling='concat'`, the most accurate pooling on the multivariate validation "
+              "datasets). For series of different channel counts in one call, load it with "
+              "`pooling='mean'` (width 320).",
+    "mean": "the mean of the channel embeddings.",
+    "max": "the element-wise maximum of the channel embeddings.",
+}
+WIDTH = {"concat": "(n_series, n_channels * 320)", "mean": "(n_series, 320)",
+         "max": "(n_series, 320)"}
 
 
 def write_card(name: str, out: Path) -> Path:
@@ -233,13 +279,12 @@ def write_card(name: str, out: Path) -> Path:
         f"{info['params']['output_dims']}-dimensional embeddings) pretrained as a "
         f"channel-independent model on the training splits of {len(info['corpus'])} UCR and "
         "UEA classification datasets. It embeds series of any length and any number of "
-        f"channels: each channel alone, then the {info['pooling']} of the channel "
-        "embeddings.", "",
+        "channels: each channel alone, then " + POOLING_WORDS[info["pooling"]], "",
         "## Use", "",
         "```python",
         "from sslts.pretrained import load_pretrained",
         f'model = load_pretrained("{name}")      # fitted, no download',
-        "Z = model.transform(X)                    # (n_series, 320)",
+        f"Z = model.transform(X)                    # {WIDTH[info['pooling']]}",
         "model.set_params(estimator__warm_start=True, estimator__n_iters=50).fit(X)  # fine-tune",
         "```", "",
         "Normalise the data as it was trained: each UCR series z-normalised, each channel "
@@ -268,8 +313,10 @@ def write_card(name: str, out: Path) -> Path:
         "## Evaluation", "",
         "TS2Vec's SVM protocol on the left-out datasets, all training labels, test accuracy "
         "(%, mean ± std over seeds 0, 1, 2; the zero-shot embeddings are the same for "
-        "every seed). `zero-shot concat` is the same model with `pooling='concat'`. "
-        "Fine-tuning runs 10 % or 25 % of TS2Vec's default budget; `ts2vec` is "
+        "every seed). `concat` arms concatenate the channel embeddings (the shipped "
+        "pooling), `mean` arms average them. Fine-tuning runs 10 % or 25 % of TS2Vec's "
+        "default budget (a warm start, which reuses the shipped model's random streams "
+        "whatever `random_state` says, so its ± comes from the label subsets); `ts2vec` is "
         "`TS2VecTransformer()` fitted on each dataset; MiniRocket (aeon) with its ridge "
         "classifier is the reference. The results page has the label fractions and the "
         "times.", ""]

@@ -40,14 +40,27 @@ def test_model_card_has_corpus_budget_commit_seed_evaluation_and_terms():
         assert needle in card, needle
 
 
-def test_loaded_model_embeds_any_channel_count_with_one_width():
+def test_loaded_model_embeds_any_channel_count():
     model = load_pretrained(NAME)
     assert isinstance(model, ChannelIndependent) and model.estimator_.n_iter_ > 0
+    mean = load_pretrained(NAME, pooling="mean")
     for channels in (1, 3, 24):
-        Z = model.transform(RNG.normal(size=(2, 60, channels)))
-        assert Z.shape == (2, 320) and np.isfinite(Z).all()
+        X = RNG.normal(size=(2, 60, channels))
+        Z = model.transform(X)  # the shipped pooling concatenates the channels
+        assert Z.shape == (2, channels * 320) and np.isfinite(Z).all()
+        assert mean.transform(X).shape == (2, 320)
     variable = [RNG.normal(size=(40, 2)), RNG.normal(size=(90, 5))]
-    assert model.transform(variable).shape == (2, 320)
+    assert mean.transform(variable).shape == (2, 320)
+    with pytest.raises(ValueError, match="same channel count.*pooling='mean'"):
+        model.transform(variable)
+
+
+def test_default_pooling_is_the_metadata_one_and_can_be_overridden():
+    description = json.loads((pretrained._FOLDER / f"{NAME}.json").read_text())
+    assert description["pooling"] == "concat"
+    assert load_pretrained(NAME).pooling == "concat"
+    assert load_pretrained(NAME, pooling="max").pooling == "max"
+    assert load_pretrained(NAME).set_params(pooling="mean").pooling == "mean"
 
 
 def test_univariate_encoder_gives_the_same_embeddings_and_refuses_other_channels():
@@ -62,7 +75,7 @@ def test_univariate_encoder_gives_the_same_embeddings_and_refuses_other_channels
 
 def test_pooling_can_be_chosen_at_load():
     X = RNG.normal(size=(3, 50, 4))
-    concat = load_pretrained(NAME, pooling="concat").transform(X)
+    concat = load_pretrained(NAME).transform(X)
     mean = load_pretrained(NAME).set_params(pooling="mean").transform(X)
     assert concat.shape == (3, 4 * 320)
     np.testing.assert_allclose(concat.reshape(3, 4, 320).mean(axis=1), mean, rtol=1e-5,

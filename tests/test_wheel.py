@@ -187,8 +187,9 @@ def test_installed_wheel_imports_and_reads_its_bundled_data(installed, tmp_path)
     assert report["version"] == report["metadata_version"] == sslts.__version__
     assert report["shapes"] == [[50, 150, 1], [40, 100, 6], [270, 29, 12]]
     assert report["ett"] == [1, 14400, 14] and report["anomaly"] == 7501
-    # The shipped pretrained model loads from the wheel, offline, and embeds 6 channels.
-    assert report["pretrained"] == [3, 320] and report["card"] == "# ts2vec-ucr-uea"
+    # The shipped pretrained model loads from the wheel, offline, and embeds 6 channels
+    # (side by side: its pooling is "concat").
+    assert report["pretrained"] == [3, 6 * 320] and report["card"] == "# ts2vec-ucr-uea"
 
 
 @pytest.mark.slow

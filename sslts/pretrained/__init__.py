@@ -63,7 +63,10 @@ def load_pretrained(name: str, *, channel_independent: bool = True, pooling: str
         channels.  False returns the univariate encoder itself (channel-mixing: it
         takes series with the channel count it was fitted on, one).
     pooling : {"mean", "max", "concat"}, default=None
-        Overrides the model's channel pooling (its model card says which it has).
+        How the channel embeddings of a series become one; None gives the model's own
+        (its model card says which: ``"concat"`` for ``ts2vec-ucr-uea``, which needs
+        the same channel count in every series of a ``transform`` call).  ``"mean"``
+        or ``"max"`` give one width for any channel count.
 
     Returns
     -------
@@ -84,7 +87,9 @@ def load_pretrained(name: str, *, channel_independent: bool = True, pooling: str
     >>> from sslts.pretrained import load_pretrained
     >>> model = load_pretrained("ts2vec-ucr-uea")
     >>> X = np.random.default_rng(0).normal(size=(4, 100, 3))  # 3 channels
-    >>> model.transform(X).shape
+    >>> model.transform(X).shape  # the 3 channel embeddings side by side
+    (4, 960)
+    >>> load_pretrained("ts2vec-ucr-uea", pooling="mean").transform(X).shape
     (4, 320)
     """
     description = _description(name)
@@ -100,8 +105,9 @@ def load_pretrained(name: str, *, channel_independent: bool = True, pooling: str
             "made. Reinstall sslts (pip install --force-reinstall sslts)."
         )
     model = ChannelIndependent.load(path)
-    if pooling is not None:  # validated, like every parameter, when it is used
-        model.set_params(pooling=pooling)
+    # The metadata's pooling is the shipped one (chosen after the weights were saved);
+    # it is validated, like every parameter, when it is used.
+    model.set_params(pooling=description["pooling"] if pooling is None else pooling)
     return model if channel_independent else model.estimator_
 
 
