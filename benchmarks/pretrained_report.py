@@ -157,6 +157,27 @@ def verdict(stats, datasets) -> list[str]:
     return lines + [""]
 
 
+def fit_time_table(rows: list[dict]) -> list[str]:
+    """Fit seconds of arms that ran one after the other in one process, with their ratios."""
+    if not rows:
+        return []
+    fit = defaultdict(dict)
+    for r in latest(rows, KEY):
+        if float(r["fraction"]) == 1.0:
+            fit[r["arm"]][r["dataset"]] = float(r["fit_seconds"])
+    arms = [a for a in ARMS if a in fit]
+    datasets = [d for d in LEFT_OUT if all(d in fit[a] for a in arms)]
+    lines = _head("dataset", arms)
+    lines += [f"| {d} | " + " | ".join(f"{fit[a][d]:.1f}" for a in arms) + " |"
+              for d in datasets]
+    totals = {a: sum(fit[a][d] for d in datasets) for a in arms}
+    lines.append("| **total** | " + " | ".join(f"**{totals[a]:.0f}**" for a in arms) + " |")
+    if "ts2vec" in totals:
+        lines.append("| **/ ts2vec** | " + " | ".join(
+            f"**{totals[a] / totals['ts2vec']:.2f}**" for a in arms) + " |")
+    return lines + [""]
+
+
 def timing_table(rows: list[dict]) -> list[str]:
     if not rows:
         return []
@@ -228,6 +249,15 @@ def write_report(out: Path) -> Path:
     text += fraction_table(stats, datasets, arms)
     text += ["## Seconds to the embeddings (fit or load, then embed train and test)", ""]
     text += seconds_table(stats, datasets, arms)
+    side = read_rows("pretrained_fit_times.csv", out)
+    if side:
+        seeds = sorted({r["seed"] for r in side})
+        text += ["## Fit seconds side by side", "",
+                 f"One process ran these arms one after the other (seed {', '.join(seeds)}, "
+                 f"all {len({r['dataset'] for r in side})} datasets, one CPU core with the "
+                 "other core busy), so their ratios compare fits under the same load; the "
+                 "seconds above come from separate runs.", ""]
+        text += fit_time_table(side)
     text += ["## Long series and many channels (zero-shot)", ""]
     text += timing_table(read_rows("pretrained_timing.csv", out))
     path = out / "pretrained.md"
