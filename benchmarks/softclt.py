@@ -341,8 +341,8 @@ def render(rows: list[dict]) -> str:
         "*better / equal / worse*: datasets whose mean difference is above, within or "
         "below ±0.05 points. Fit times: wall time of `fit`, the DTW distances included, "
         "the arms of a (dataset, seed) fitted one after another in one process pinned to "
-        "one core, so that the ratios compare fits under the same load (the machine's "
-        "other core ran other work); "
+        "one core, so that the ratios compare fits made side by side (the machine's "
+        "second core was not kept idle); "
         "*ratio*: SoftCLT / TS2Vec, geometric mean over seeds.", "",
     ]
     suite = [r for r in rows if r["part"] == "suite"]
