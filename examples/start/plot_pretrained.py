@@ -59,7 +59,8 @@ print(f"from scratch, 50 steps: accuracy {svm_accuracy(scratch):.3f}")
 # BasicMotions has 6 channels (accelerometer and gyroscope). Each channel is embedded
 # alone by the univariate encoder; ``pooling`` says how the 6 embeddings become one:
 # their mean or maximum (320 features whatever the channel count) or their
-# concatenation (6 x 320), which keeps which channel said what.
+# concatenation (6 x 320), which keeps which channel said what and is what the
+# shipped model does unless told otherwise.
 X_train, y_train, X_test, y_test = load_dataset("BasicMotions")
 for pooling in ("mean", "concat"):
     model = load_pretrained("ts2vec-ucr-uea", pooling=pooling)
