@@ -40,8 +40,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sslts import distributed, load_dataset
-from sslts import all_estimators
+from sslts import all_estimators, distributed, load_dataset
 from sslts.evaluation import ts2vec_normalise
 
 # Per-method settings of the GPU run (paper-sized networks, short budgets) and of the
@@ -164,6 +163,35 @@ def load_child(workdir: str) -> None:
         np.save(path.with_suffix(".out.npy"), pickle.loads(path.read_bytes()).transform(X_test))
 
 
+# ------------------------------------------------------------------ 2b. generators
+def check_generators(classes, data, device: str, smoke: bool) -> list[dict]:
+    """Fit each generator on ``device`` (its tokenizer too), sample per class, time it.
+
+    A seeded ``sample`` must repeat exactly on the device, and the samples must be
+    finite series of the training length.
+    """
+    X, y, _, _ = data
+    transformers = {c.__name__: c for c in all_estimators(type_filter="transformer")}
+    prior = (dict(hidden_dims=16, n_layers=1, n_heads=1, head_dims=8, **SMOKE_BUDGET)
+             if smoke else dict(n_iters=200))
+    rows = []
+    for cls in classes:
+        tokenizer = make(transformers["NCVQVAETransformer"], smoke, device)
+        gen = cls(tokenizer=tokenizer, device=device, random_state=0, **prior)
+        start = time.perf_counter()
+        gen.fit(X, y)
+        fit_s = time.perf_counter() - start
+        start = time.perf_counter()
+        first = gen.sample(64, y=y[0], random_state=0)
+        sample_s = time.perf_counter() - start
+        again = gen.sample(64, y=y[0], random_state=0)
+        rows.append(dict(method=cls.__name__, check="generator", device=device, fit_s=fit_s,
+                         series_per_s=64 / sample_s, shape=list(first.shape),
+                         ok=bool(first.shape == (64, *X.shape[1:]) and np.isfinite(first).all()
+                                 and np.array_equal(first, again))))
+    return rows
+
+
 # ------------------------------------------------------------------ 3. distributed
 def check_distributed(data, device: str, smoke: bool, workdir: Path) -> dict:
     """TS2Vec in a 1-process group (NCCL on CUDA, gloo on the CPU) vs no group."""
@@ -243,10 +271,13 @@ def main(argv=None) -> dict:
     data = gunpoint(smoke)
     workdir = Path(args.out) / "gpu_check_work"
     workdir.mkdir(parents=True, exist_ok=True)
-    for cls in all_estimators():
+    transformers = all_estimators(type_filter="transformer")
+    for cls in transformers:
         result["variants"] += check_variants(cls, data, device, smoke)
         print(result["variants"][-1], flush=True)
-    result["checks"] += check_pickle(all_estimators(), data, device, smoke, workdir)
+    result["checks"] += check_pickle(transformers, data, device, smoke, workdir)
+    result["checks"] += check_generators(all_estimators(type_filter="generator"), data,
+                                         device, smoke)
     result["checks"].append(check_distributed(data, device, smoke, workdir))
     for f in workdir.iterdir():
         f.unlink()

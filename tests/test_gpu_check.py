@@ -28,7 +28,7 @@ def load_script():
 def test_smoke_run_covers_every_method_and_check(tmp_path):
     result = load_script().main(["--smoke", "--out", str(tmp_path)])
     assert result["smoke"]
-    names = {cls.__name__ for cls in all_estimators()}
+    names = {cls.__name__ for cls in all_estimators(type_filter="transformer")}
     ran = {(r["method"], r["variant"].split()[-1]) for r in result["variants"]
            if "skipped" not in r}
     device = result["device"]
@@ -43,6 +43,8 @@ def test_smoke_run_covers_every_method_and_check(tmp_path):
     assert pickled == names
     assert all(c["ok"] for c in result["checks"]), result["checks"]
     assert any(c.get("check") == "distributed" for c in result["checks"])
+    generated = {c["method"] for c in result["checks"] if c.get("check") == "generator"}
+    assert generated == {cls.__name__ for cls in all_estimators(type_filter="generator")}
     saved = json.loads((tmp_path / "gpu_check.json").read_text())
     assert saved["device"] == device and len(saved["variants"]) == len(result["variants"])
     assert "smoke run" in (tmp_path / "gpu_check.md").read_text()

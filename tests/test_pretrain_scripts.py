@@ -95,8 +95,8 @@ def test_report_verdict_compares_means_and_fit_times(tmp_path):
         writer.writerows(rows)
     page = pretrained_report.write_report(tmp_path).read_text()
     assert "per-dataset TS2Vec reaches **70.0 %**" in page
-    assert "- zero-shot: 65.0 % (-5.0 points; at least as accurate on 1 of 2" in page
-    assert "- fine-tune 25%: 72.5 % (+2.5 points; at least as accurate on 2 of 2" in page
+    assert "- zero-shot mean: 65.0 % (-5.0 points; at least as accurate on 1 of 2" in page
+    assert "- fine-tune 25% mean: 72.5 % (+2.5 points; at least as accurate on 2 of 2" in page
     assert "25 s of fitting against 100 s (0.25x)" in page
     assert "| A | 80.0 ± 0.0 | 85.0 ± 0.0 | 80.0 ± 8.2 |" in page
 
