@@ -87,9 +87,15 @@ def test_rows_without_published_numbers_say_what_stands_beside_them(rows):
     for name in ("IARS", "InfoNCE", "Barlow Twins", "VIbCReg"):
         row = rows[name]
         assert not row.published and math.isnan(row.means()[1])
-        assert "TS2Vec in the same runs" in row.note
+    assert "TS2Vec in the same runs" in rows["IARS"].note
+    for name in ("InfoNCE", "Barlow Twins", "VIbCReg"):
+        assert "TS2Vec in the two-view runs" in rows[name].note
     row = _table("two_view", "**mean**")
     assert rows["VIbCReg"].means()[0] == pytest.approx(_number(row["VIbCReg (ResNet)"]), abs=0.05)
+    # InfoNCE's row is the run of its current defaults, not the two-view runs.
+    row = _table("infonce", "**mean**")
+    assert rows["InfoNCE"].means()[0] == pytest.approx(_number(row["defaults"]), abs=0.05)
+    assert rows["InfoNCE"].sources == ("infonce",)
 
 
 def test_speedups_match_the_official_comparison_page(rows):
