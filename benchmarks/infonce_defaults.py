@@ -24,7 +24,6 @@ so a run can be stopped and restarted, or split over cores with ``--candidates``
 from __future__ import annotations
 
 import argparse
-import csv
 import platform
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from .seeds import (
     FIELDS,
     _commit,
     accuracy_table,
+    append_rows,
     baseline_rows,
     cell,
     fit_rows,
@@ -178,15 +178,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def _append(path: Path, rows: list[dict]) -> None:
-    new = not path.exists()
-    with open(path, "a", newline="") as fh:
-        writer = csv.DictWriter(fh, FIELDS, extrasaction="ignore", lineterminator="\n")
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     out = Path(args.out)
@@ -200,7 +191,7 @@ def main(argv=None) -> int:
     for dataset in args.datasets:
         if (dataset, BASELINE, 0) not in done:
             new = baseline_rows(dataset, args.data_home)
-            _append(csv_path, new)
+            append_rows(csv_path, new, FIELDS)
             rows += new
         for name in args.candidates:
             for seed in args.seeds:
@@ -208,7 +199,7 @@ def main(argv=None) -> int:
                     continue
                 arm = (name, "infonce", CANDIDATES[name])
                 new = fit_rows(dataset, arm, seed, args.data_home)
-                _append(csv_path, new)
+                append_rows(csv_path, new, FIELDS)
                 rows += new
                 print(f"{dataset} {name} seed {seed}: "
                       f"{100 * select(new, protocol='svm')[0]['accuracy']:.1f} "

@@ -192,6 +192,17 @@ def recorder(rows: list[dict], csv_path: Path, md_path: Path, render_md):
     return record
 
 
+def append_rows(path: Path, rows: list[dict], fields: list[str]) -> None:
+    """Append ``rows`` to the CSV at ``path`` (columns ``fields``), writing the header
+    when the file is new: benchmarks resume by skipping the rows already there."""
+    new = not Path(path).exists()
+    with open(path, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, fields, extrasaction="ignore", lineterminator="\n")
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+
+
 def _commit() -> str:
     def git(*cmd):
         return subprocess.run(["git", *cmd], capture_output=True, text=True,

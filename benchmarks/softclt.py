@@ -44,7 +44,7 @@ from sslts.evaluation import CLASSIFICATION_PROTOCOLS, ts2vec_normalise
 from sslts.utils.dtw import DTWDistances
 
 from .run import DEFAULT_DATASETS
-from .seeds import _commit, baseline_rows
+from .seeds import _commit, append_rows, baseline_rows
 
 # ``cls_hyperparams.csv`` of the official code (``seunghan96/softclt``,
 # ``softclt_ts2vec/hyperparameters``), read as (tau_inst, tau_temp), for the sets here.
@@ -142,15 +142,6 @@ def read(paths) -> list[dict]:
     return rows
 
 
-def append(path: Path, rows: list[dict]) -> None:
-    new = not path.exists()
-    with open(path, "a", newline="") as fh:
-        writer = csv.DictWriter(fh, FIELDS, extrasaction="ignore", lineterminator="\n")
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
-
-
 def run(args) -> None:
     DTWDistances(np.random.default_rng(0).normal(size=(3, 8)))  # numba's compilation
     path, commit = Path(args.csv), _commit()
@@ -161,15 +152,15 @@ def run(args) -> None:
         X_train, X_test = ts2vec_normalise(dataset, X_train, X_test)
         data = (X_train, y_train, X_test, y_test)
         if (args.part, dataset, "1nn_euclidean", 0) not in done:
-            append(path, [{**r, "part": args.part, "arm": r["method"], "commit": commit}
-                          for r in baseline_rows(dataset, args.data_home)])
+            append_rows(path, [{**r, "part": args.part, "arm": r["method"], "commit": commit}
+                               for r in baseline_rows(dataset, args.data_home)], FIELDS)
         for seed in args.seeds or spec["seeds"]:
             arms = spec["arms"]
             for arm in arms[seed % len(arms):] + arms[: seed % len(arms)]:
                 if (args.part, dataset, arm, seed) in done:
                     continue
                 rows = fit_and_score(args.part, dataset, arm, seed, data, commit)
-                append(path, rows)
+                append_rows(path, rows, FIELDS)
                 if rows:
                     print(f"{dataset} {arm} seed {seed}: {100 * rows[0]['accuracy']:.1f} "
                           f"({rows[0]['fit_seconds']:.1f} s)", flush=True)
