@@ -26,8 +26,8 @@ Protocol (TS2Vec's, Section 4.3, on the archive's split)
 
 Usage::
 
-    flock /tmp/sslts_cpu.lock python benchmarks/anomaly.py            # the committed run
-    python benchmarks/anomaly.py --quick --out /tmp/anomaly           # smoke test
+    python -m benchmarks.anomaly            # the committed run
+    python -m benchmarks.anomaly --quick --out /tmp/anomaly           # smoke test
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ import argparse
 import csv
 import os
 import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -53,15 +52,15 @@ from sslts.evaluation import (
     rolling_zscore,
 )
 
+from .provenance import git_commit
+
 SERIES = "UCR_Anomaly_135_InternalBleeding16"
 DELAY = 7
 
 
 def run_metadata() -> str:
     """One line with the commit, torch version and threads."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent).stdout.strip()
-    return (f"commit `{commit}` (plus uncommitted work), torch {torch.__version__}, device cpu, "
+    return (f"commit `{git_commit()}`, torch {torch.__version__}, device cpu, "
             f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
 
 

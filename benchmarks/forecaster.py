@@ -30,9 +30,9 @@ Protocol (TS2Vec, Section 4.2 and appendix C.4, as ``sslts.evaluation.load_ett``
 
 Usage::
 
-    flock /tmp/sslts_cpu.lock python benchmarks/forecaster.py --datasets ETTh1 \\
+    python -m benchmarks.forecaster --datasets ETTh1 \\
         --settings univariate          # one block; results are merged into --out
-    python benchmarks/forecaster.py --quick --out /tmp/forecaster     # smoke test
+    python -m benchmarks.forecaster --quick --out /tmp/forecaster     # smoke test
 """
 
 from __future__ import annotations
@@ -46,12 +46,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from anomaly import run_metadata
-from official import PEERS, ts2vec_forecast_run
 
 from sslts import TS2VecTransformer
 from sslts.evaluation import load_ett
 from sslts.forecaster import EmbeddingForecaster
+
+from .anomaly import run_metadata
+from .official import PEERS, ts2vec_forecast_run
 
 PADDING = 200
 REFERENCE = Path(__file__).parent / "reference"

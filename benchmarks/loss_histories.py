@@ -19,13 +19,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from .provenance import git_commit
 
 RESULTS = Path(__file__).resolve().parent / "results" / "loss_histories.json"
 BUDGET = {"n_epochs": 3, "n_iters": 30}
@@ -91,12 +92,6 @@ def run_config(name: str, X_train, X_test) -> dict:
     }
 
 
-def _commit() -> str:
-    out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
-                         text=True, cwd=Path(__file__).parent)
-    return out.stdout.strip()
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group(required=True)
@@ -113,13 +108,13 @@ def main(argv=None) -> int:
     names = args.only or list(CONFIGS)
     rows = {name: run_config(name, X_train, X_test) for name in names}
     if args.record:
-        RESULTS.write_text(json.dumps({"commit": _commit(), "torch": torch.__version__,
+        RESULTS.write_text(json.dumps({"commit": git_commit(), "torch": torch.__version__,
                                        "configs": rows}, indent=1) + "\n")
-        print(f"recorded {len(rows)} configurations at {_commit()} in {RESULTS}")
+        print(f"recorded {len(rows)} configurations at {git_commit()} in {RESULTS}")
         return 0
     saved = json.loads(RESULTS.read_text())
     same_all = True
-    print(f"record: {saved['commit']}  now: {_commit()}")
+    print(f"record: {saved['commit']}  now: {git_commit()}")
     for name, row in rows.items():
         old = saved["configs"].get(name)
         same = old is not None and all(

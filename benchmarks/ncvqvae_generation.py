@@ -32,7 +32,6 @@ import argparse
 import copy
 import csv
 import pickle
-import subprocess
 import time
 import warnings
 from pathlib import Path
@@ -43,6 +42,7 @@ from sklearn.frozen import FrozenEstimator
 
 from benchmarks.ncvqvae import load, probes
 from benchmarks.ncvqvae_generation_report import LABELS, THESIS, write_report
+from benchmarks.provenance import git_commit
 from sslts import NCVQVAEGenerator, NCVQVAETransformer
 from sslts.evaluation import FCNClassifier, evaluate_generation
 
@@ -87,14 +87,6 @@ def train_mode_features(tokenizer, X: np.ndarray, batch_size: int = 128) -> np.n
                                                           dtype=torch.float32), "instance")
                  for i in range(0, len(X), batch_size)]
     return torch.cat(parts).numpy()
-
-
-def commit() -> str:
-    here = Path(__file__).parent
-    def git(*cmd):
-        return subprocess.run(["git", *cmd], capture_output=True, text=True, cwd=here).stdout
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no").strip())
-    return git("rev-parse", "--short", "HEAD").strip() + ("+dirty" if dirty else "")
 
 
 def dataset_fcn(name: str, data, args, out: Path) -> FCNClassifier:
@@ -154,7 +146,7 @@ def run_one(name: str, config: str, seed: int, data, fcn, args) -> dict:
         "codes_used": int((tokenizer.codebook_usage_ > 0).sum()),
         "dead_codes": int(generator.dead_codes_.sum()), "n_train": len(X_train),
         "n_test": len(X_test), "length": X_train.shape[1], "n_classes": len(np.unique(y_train)),
-        "threads": torch.get_num_threads(), "commit": commit(),
+        "threads": torch.get_num_threads(), "commit": git_commit(),
     }
 
 

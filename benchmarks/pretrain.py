@@ -46,7 +46,8 @@ import sslts
 from sslts import ChannelIndependent, TS2VecTransformer, load_dataset
 from sslts.evaluation import fit_svm, ts2vec_normalise
 
-from .practice.common import ResultStore, git_commit
+from .practice.common import ResultStore
+from .provenance import git_commit
 
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = ROOT / "sslts" / "pretrained"

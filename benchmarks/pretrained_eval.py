@@ -55,8 +55,9 @@ from sslts.pretrained import load_pretrained
 
 from .practice import features as F
 from .practice.classification import FRACTIONS, label_subset, load_prepared
-from .practice.common import ResultStore, git_commit
+from .practice.common import ResultStore
 from .pretrain import LEFT_OUT, MODELS
+from .provenance import git_commit
 from .run import PeakMemory
 
 FIELDS = ["model", "dataset", "seed", "fraction", "arm", "accuracy", "n_labelled", "n_train",

@@ -111,6 +111,36 @@ def _blocks(text: str) -> list[tuple[int, str]]:
         fresh = False
     return [(number, "\n".join(lines)) for number, lines in blocks]
 
+def git_commit(cwd: Path | None = None) -> str:
+    """Short hash of ``HEAD``, with ``+dirty`` when tracked files have uncommitted changes.
+
+    Every benchmark records the commit its results come from with this, so that
+    :func:`page_problems` can check it.
+
+    Parameters
+    ----------
+    cwd : pathlib.Path, optional
+        A folder of the checkout (default: the repository root).
+
+    Returns
+    -------
+    str
+        ``"unknown"`` outside a git checkout.
+    """
+    cwd = cwd or ROOT
+
+    def git(*cmd) -> str:
+        try:
+            return subprocess.run(["git", *cmd], capture_output=True, text=True, cwd=cwd,
+                                  check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    head = git("rev-parse", "--short", "HEAD")
+    if not head:
+        return "unknown"
+    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
 
 def git_history(root: Path = ROOT) -> bool:
     """Whether ``root`` is a git checkout with its full history (not an sdist or shallow).

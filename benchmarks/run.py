@@ -1,4 +1,5 @@
 """The one command that regenerates every published sslts number.
+from .provenance import git_commit
 
 Trains each requested method on each dataset, evaluates it with the papers'
 protocols (:mod:`sslts.evaluation`), runs the 1-NN baselines, and writes
@@ -27,7 +28,6 @@ import contextlib
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 import traceback
@@ -51,6 +51,7 @@ from sslts.evaluation import (
 from sslts.utils.devices import resolve_device
 
 from ._report import merge_previous, write_outputs
+from .provenance import git_commit
 
 # 13 UCR + 3 UEA sets of shared/data that every method trains on in minutes on a CPU.
 DEFAULT_DATASETS = (
@@ -299,21 +300,18 @@ def run_anomaly(name, cls, params, args) -> list[dict]:
                  res[metric], **cost) for metric in ("f1", "precision", "recall")]
 
 
+def _shareable(argv: list[str]) -> list[str]:
+    # The data folder is this machine's; the page names the option, not the path.
+    return ["DATA_HOME" if i and argv[i - 1] == "--data-home" else a for i, a in enumerate(argv)]
+
+
 def environment(args, budgets) -> dict:
     """Versions, hardware, commit and settings recorded with the results."""
-    def git(*cmd):
-        try:
-            return subprocess.run(["git", *cmd], capture_output=True, text=True,
-                                  check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return "unknown"
-
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     device = resolve_device(args.device)
     return {
-        "commit": git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else ""),
+        "commit": git_commit(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
+        "command": "python -m benchmarks.run " + " ".join(_shareable(sys.argv[1:])),
         "device": str(device) + (f" ({torch.cuda.get_device_name(device)})"
                                  if device.type == "cuda" else ""),
         "cpu_threads": torch.get_num_threads(),

@@ -29,7 +29,6 @@ import argparse
 import ast
 import csv
 import platform
-import subprocess
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -38,6 +37,7 @@ import numpy as np
 import torch
 
 from .official import OfficialTimeDRL
+from .provenance import git_commit
 from .run import DEFAULT_DATASETS, run_baselines, run_classification, sslts_methods
 
 PROTOCOLS = ("svm", "knn", "linear_svm", "logistic")
@@ -203,15 +203,6 @@ def append_rows(path: Path, rows: list[dict], fields: list[str]) -> None:
         writer.writerows(rows)
 
 
-def _commit() -> str:
-    def git(*cmd):
-        return subprocess.run(["git", *cmd], capture_output=True, text=True,
-                              cwd=Path(__file__).parent).stdout.strip()
-
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    return git("rev-parse", "--short", "HEAD") + (" plus uncommitted changes" if dirty else "")
-
-
 def render(rows: list[dict], args, elapsed: float) -> str:
     arms = [a[0] for a in args.arm_specs if select(rows, method=a[0])]
     datasets = [d for d in args.datasets if select(rows, dataset=d)]
@@ -219,7 +210,7 @@ def render(rows: list[dict], args, elapsed: float) -> str:
                          + (", ".join(f"{k}={v!r}" for k, v in params.items()) or "defaults")
                          for label, method, params in args.arm_specs)
     lines = [f"# {args.title}", "",
-             f"commit {_commit()}, torch {torch.__version__}, cpu, "
+             f"commit {git_commit()}, torch {torch.__version__}, cpu, "
              f"{torch.get_num_threads()} thread(s), {platform.machine()}; seeds {args.seeds}; "
              + (f"merged from {len(args.merge)} parts run side by side, each pinned to its "
                 "own core (`taskset`)" if args.merge else f"wall time {elapsed / 60:.1f} min")

@@ -17,7 +17,7 @@ from ``sslts.evaluation.fit_svm``.
 
 Usage::
 
-    flock /tmp/sslts_cpu.lock python benchmarks/selftime_linear_eval.py --seeds 0 1 2 3 4
+    python -m benchmarks.selftime_linear_eval --seeds 0 1 2 3 4
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import csv
 import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -37,6 +36,8 @@ from sslts import SelfTimeTransformer, load_dataset
 from sslts.encoders import SimConv4
 from sslts.evaluation import fit_svm, ts2vec_normalise
 from sslts.utils.devices import seeded_torch
+
+from .provenance import git_commit
 
 # SelfTime paper Table 2 (SelfTime and Random Weights rows), the per-dataset
 # (piece_size, n_temporal_classes) of the official configs, and for the SVM protocol
@@ -145,9 +146,7 @@ def run_svm(name, data_home, seed, n_iters):
 
 
 def environment() -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent).stdout.strip()
-    return (f"commit {commit}, torch {torch.__version__}, device cpu "
+    return (f"commit {git_commit()}, torch {torch.__version__}, device cpu "
             f"({platform.processor() or platform.machine()}), "
             f"{torch.get_num_threads()} CPU threads")
 

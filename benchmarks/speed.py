@@ -15,9 +15,9 @@ Everything is measured in one run on one machine, side by side:
 5. ``stream``: peak resident memory of ``transform`` on 10,000 and 100,000 series of
    1,000 steps (tiny model, fresh process each), input and output excluded.
 
-Usage (2 shared cores: take the lock)::
+Usage (nothing else may run on the machine)::
 
-    flock /tmp/sslts_cpu.lock python benchmarks/speed.py
+    python -m benchmarks.speed
 """
 
 from __future__ import annotations
@@ -35,16 +35,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from _reference_ts2vec import (
+
+from sslts import TS2VecTransformer, all_estimators, load_dataset
+from sslts.evaluation import fit_svm, ts2vec_normalise
+from sslts.losses import hierarchical_contrastive_loss
+
+from ._reference_ts2vec import (
     ReferenceTS2Vec,
     _check_reference_matches_formula,
     reference_hierarchical_loss,
 )
-
-from sslts import TS2VecTransformer, load_dataset
-from sslts import all_estimators
-from sslts.evaluation import fit_svm, ts2vec_normalise
-from sslts.losses import hierarchical_contrastive_loss
+from .provenance import git_commit
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SEED = 0
@@ -192,8 +193,9 @@ def stream_child(n: int) -> None:
 
 def bench_stream(rows: list, sizes=(10_000, 100_000)) -> None:
     for n in sizes:
-        out = subprocess.run([sys.executable, __file__, "--stream-child", str(n)],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run([sys.executable, "-m", "benchmarks.speed", "--stream-child", str(n)],
+                             capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).resolve().parents[1])
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(rows[-1], flush=True)
 
@@ -205,12 +207,10 @@ def _fmt(value) -> str:
 
 
 def header() -> list[str]:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent).stdout.strip()
     return [
-        f"commit {commit} (+ working tree), torch {torch.__version__}, device cpu "
+        f"commit {git_commit()}, torch {torch.__version__}, device cpu "
         f"({platform.processor() or platform.machine()}), {torch.get_num_threads()} threads, "
-        f"seed {SEED}; run under `flock /tmp/sslts_cpu.lock` on a shared 2-core machine.",
+        f"seed {SEED}; nothing else ran on the machine during the measurements.",
         "",
         "`seconds`: best of 3 calls for `loss` (T=1000) and `transform`, one call otherwise. "
         "`speed-up vs reference`: reference seconds / this row's seconds, same case. "

@@ -19,7 +19,7 @@ CPU budget choices (stated in the output table):
 
 Usage::
 
-    flock /tmp/sslts_cpu.lock python benchmarks/timedrl_classification.py --seeds 0
+    python -m benchmarks.timedrl_classification --seeds 0
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import csv
 import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -40,6 +39,8 @@ from sklearn.preprocessing import StandardScaler
 
 from sslts import TimeDRLTransformer, TS2VecTransformer, load_dataset
 from sslts.evaluation import fit_svm, ts2vec_normalise
+
+from .provenance import git_commit
 
 DATASETS = ["FingerMovements", "PenDigits", "Epilepsy", "NATOPS",
             "GunPoint", "ECG200", "ItalyPowerDemand", "CBF"]
@@ -54,13 +55,7 @@ TS2VEC_PAPER = {"FingerMovements": 0.480, "PenDigits": 0.989, "Epilepsy": 0.964,
 
 def run_metadata() -> str:
     """One line with the commit, torch version, device and threads."""
-    here = Path(__file__).parent
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=here).stdout.strip()
-    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "sslts", "benchmarks"],
-                           cwd=here).returncode != 0
-    return (f"commit `{commit}`{' (plus uncommitted work)' if dirty else ''}, "
-            f"torch {torch.__version__}, "
+    return (f"commit `{git_commit()}`, torch {torch.__version__}, "
             f"device cpu, {torch.get_num_threads()} threads, "
             f"{platform.processor() or platform.machine()}")
 

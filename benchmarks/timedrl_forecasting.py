@@ -36,7 +36,7 @@ The table gives the mean +- standard deviation over the seeds.
 
 Usage::
 
-    flock /tmp/sslts_cpu.lock python benchmarks/timedrl_forecasting.py --seeds 3
+    python -m benchmarks.timedrl_forecasting --seeds 3
 """
 
 from __future__ import annotations
@@ -48,9 +48,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from timedrl_classification import run_metadata
 
 from sslts import TimeDRLTransformer
+
+from .timedrl_classification import run_metadata
 
 HORIZONS = (24, 48, 168, 336, 720)
 BORDERS = {"train": (0, 8640), "val": (8640, 11520), "test": (11520, 14400)}

@@ -39,6 +39,7 @@ from sslts.methods.two_view import (
 )
 
 from .ncvqvae import THESIS, probes, subsample
+from .provenance import git_commit
 from .run import DEFAULT_DATASETS
 from .seeds import (
     accuracy_table,
@@ -126,7 +127,8 @@ def render(rows: list[dict], args, elapsed: float) -> str:
         f"{args.n_iters} optimiser steps per fit")
     lines = [
         "# Two-view objectives: InfoNCE, Barlow Twins, VIbCReg", "",
-        f"torch {torch.__version__}, cpu, {torch.get_num_threads()} threads, "
+        f"commit {git_commit()}, torch {torch.__version__}, cpu, "
+        f"{torch.get_num_threads()} threads, "
         f"{platform.machine()}; seeds {args.seeds}; {budget}; "
         + (f"merged from {len(args.merge)} parts run side by side, each pinned to its own "
            "core (`taskset`)" if args.merge else f"total wall time {elapsed / 60:.1f} min")

@@ -6,14 +6,13 @@ small, fast checks that each computes what its tables claim.
 """
 
 import csv
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import sslts
-from benchmarks import official
+from benchmarks import forecaster, official
 from benchmarks.seeds import methods, parse_arm
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -42,11 +41,7 @@ def _forecast_rows(setting, seeds, mse):
              "fit_seconds": 1.0, "test_seconds": 1.0} for s in seeds for h in (24, 48)]
 
 
-def test_forecaster_ratio_uses_the_seeds_both_codes_ran(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its siblings
-    monkeypatch.delitem(sys.modules, "forecaster", raising=False)
-    import forecaster
-
+def test_forecaster_ratio_uses_the_seeds_both_codes_ran(tmp_path):
     ours = _forecast_rows("univariate", [0, 1, 2], {0: 0.10, 1: 0.20, 2: 0.90})
     theirs = _forecast_rows("univariate, official code", [0, 1], {0: 0.20, 1: 0.20})
     forecaster.write(ours + theirs, tmp_path, "header")

@@ -44,7 +44,8 @@ from sklearn.metrics import roc_auc_score
 from sslts import EmbeddingAnomalyDetector, TS2VecTransformer
 from sslts.evaluation import dominant_period, load_ucr_anomaly, rolling_zscore
 
-from .common import ResultStore, changed_params, git_commit, warm_up_torch
+from ..provenance import git_commit
+from .common import ResultStore, changed_params, warm_up_torch
 
 __all__ = ["FIELDS", "KEY", "TOLERANCE", "centred_profile", "matrix_profile",
            "run_anomaly", "series_paths", "ucr_top1"]

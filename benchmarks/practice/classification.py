@@ -32,8 +32,9 @@ import numpy as np
 from sslts import load_dataset
 from sslts.evaluation import ts2vec_normalise
 
+from ..provenance import git_commit
 from . import features as F
-from .common import ResultStore, git_commit
+from .common import ResultStore
 
 __all__ = ["Arm", "FIELDS", "FRACTIONS", "KEY", "build_arms", "label_subset",
            "load_prepared", "run_classification"]

@@ -1,4 +1,4 @@
-"""Helpers of every task: the resumable results CSV, parameter strings, commit, warm-up.
+"""Helpers of every task: the resumable results CSV, parameter strings, warm-up.
 
 :class:`ResultStore` is a results CSV that a run appends to row by row and an
 interrupted run resumes from.  Each row is identified by its key fields (e.g. dataset,
@@ -11,34 +11,12 @@ from __future__ import annotations
 
 import ast
 import csv
-import subprocess
 from pathlib import Path
 
-__all__ = ["ResultStore", "changed_params", "git_commit", "parse_params", "plain_params",
+__all__ = ["ResultStore", "changed_params", "parse_params", "plain_params",
            "warm_up_torch"]
 
 
-def git_commit(cwd: Path | None = None) -> str:
-    """Short hash of ``HEAD``, with ``+dirty`` when tracked files have uncommitted changes.
-
-    Returns
-    -------
-    str
-        ``"unknown"`` outside a git checkout.
-    """
-    cwd = cwd or Path(__file__).parent
-
-    def git(*cmd) -> str:
-        try:
-            return subprocess.run(["git", *cmd], capture_output=True, text=True, cwd=cwd,
-                                  check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-
-    head = git("rev-parse", "--short", "HEAD")
-    if not head:
-        return "unknown"
-    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def parse_params(text: str) -> dict:

@@ -43,7 +43,8 @@ from sklearn.frozen import FrozenEstimator
 from sslts import EmbeddingForecaster, TS2VecTransformer
 from sslts.evaluation import RIDGE_ALPHAS, load_ett
 
-from .common import ResultStore, changed_params, git_commit, plain_params, warm_up_torch
+from ..provenance import git_commit
+from .common import ResultStore, changed_params, plain_params, warm_up_torch
 
 __all__ = ["FIELDS", "KEY", "LagRidge", "forecast_errors", "last_value", "run_forecasting",
            "seasonal_naive", "shrink"]
