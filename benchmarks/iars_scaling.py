@@ -8,7 +8,7 @@ synthetic random walks: only the time is measured here (accuracy comes from
 
 Usage::
 
-    flock /tmp/sslts_cpu.lock python benchmarks/iars_scaling.py
+    python -m benchmarks.iars_scaling
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from __future__ import annotations
 import argparse
 import csv
 import platform
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from sslts import IARSTransformer, TS2VecTransformer
+
+from .provenance import git_commit
 
 LENGTHS = [100, 250, 500, 1000, 2000, 3000]
 
@@ -47,14 +48,13 @@ def write(rows: list[dict], args) -> None:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent).stdout.strip()
+    commit = git_commit()
     lines = [
         "# Training time vs series length: IARS vs TS2Vec (IARS paper, Table IV)",
         "",
         f"commit {commit}, torch {torch.__version__}, device cpu ({platform.machine()}), "
-        f"{torch.get_num_threads()} CPU threads, seed {args.seed}, run under "
-        "`flock /tmp/sslts_cpu.lock`.",
+        f"{torch.get_num_threads()} CPU threads, seed {args.seed}, nothing else running on "
+        "the machine.",
         "",
         f"{args.n_series} synthetic random walks per length, {args.n_iters} iterations, batch 8, "
         "TS2Vec's default encoder for both (depth 10, 64 hidden, 320 outputs); IARS with "

@@ -14,7 +14,7 @@ once-per-epoch selection wherever the default ("auto") chose shorter periods.
 
 Usage::
 
-    python benchmarks/iars_vs_ts2vec.py --seeds 0 1 2 --compare-epoch --no-floor
+    python -m benchmarks.iars_vs_ts2vec --seeds 0 1 2 --compare-epoch --no-floor
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import argparse
 import csv
 import math
 import platform
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,8 @@ from sklearn.model_selection import train_test_split
 
 from sslts import IARSTransformer, TS2VecTransformer, load_dataset
 from sslts.evaluation import fit_svm, ts2vec_normalise
+
+from .provenance import git_commit
 
 DATASETS = [
     "Car", "Mallat", "InsectWingbeatSound", "Handwriting", "FordA", "StandWalkJump",
@@ -121,8 +122,7 @@ def warm_up(args) -> None:
 
 
 def header(args) -> list[str]:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent).stdout.strip()
+    commit = git_commit()
     return [
         "# IARS vs TS2Vec: fit time and SVM accuracy (same process, same crops)",
         "",

@@ -20,7 +20,7 @@ process's memory before the measured call (MB).
 
 Usage (long: take the lock; ``--quick`` uses T = 1,000 / 3,000 and takes a minute)::
 
-    flock /tmp/sslts_cpu.lock python benchmarks/long_series.py
+    python benchmarks/long_series.py
 """
 
 from __future__ import annotations

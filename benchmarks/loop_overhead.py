@@ -13,9 +13,12 @@ side.  That cost is what a loop rewrite can add, and it is robust to a busy mach
 
 Usage::
 
-    git archive HEAD | tar -x -C /tmp/sslts_old
-    flock /tmp/sslts_cpu.lock python benchmarks/loop_overhead.py --old /tmp/sslts_old
-    python benchmarks/loop_overhead.py --old /tmp/sslts_old --micro
+    git archive HEAD | tar -x -C OLD_TREE
+    python benchmarks/loop_overhead.py --old OLD_TREE              # nothing else running
+    python benchmarks/loop_overhead.py --old OLD_TREE --micro
+
+A developer's A/B tool, not a release result: the report goes to stdout (or ``--out``),
+and the findings worth keeping to ``benchmarks/NOTES.md``.
 """
 
 from __future__ import annotations
@@ -99,7 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--old", required=True, help="source tree of the 'before' side")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", default=str(HERE / "benchmarks" / "results" / "loop_overhead.md"))
+    parser.add_argument("--out", default=None, help="markdown report (default: stdout)")
     parser.add_argument("--micro", action="store_true", help="loop machinery only")
     args = parser.parse_args()
     if args.micro:
@@ -135,7 +138,11 @@ def main() -> None:
         runs = " / ".join(f"{s}: " + ", ".join(f"{t:.2f}" for t in times[s]) for s in times)
         lines.append(f"| {name} | {params} | {before:.2f} | {after:.2f} | {ratio:.3f} | "
                      f"{same} | {runs} |")
-    Path(args.out).write_text("\n".join(lines) + "\n")
+    report = "\n".join(lines) + "\n"
+    if args.out is None:
+        print(report)
+    else:
+        Path(args.out).write_text(report)
 
 
 if __name__ == "__main__":

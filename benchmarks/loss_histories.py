@@ -56,7 +56,8 @@ CONFIGS = {
     "ts2vec_validation": ("TS2VecTransformer", {}, "validation"),
     "iars": ("IARSTransformer", {}, None),
     "timedrl": ("TimeDRLTransformer", {}, None),
-    "timedrl_warmup": ("TimeDRLTransformer", {"lr_schedule": "warmup", "n_epochs": 8, "n_iters": None}, None),
+    "timedrl_warmup": ("TimeDRLTransformer",
+                       {"lr_schedule": "warmup", "n_epochs": 8, "n_iters": None}, None),
     "timedrl_accumulate": ("TimeDRLTransformer", {}, "accumulate"),
     "selftime": ("SelfTimeTransformer", {}, None),
     "infonce": ("InfoNCETransformer", {}, None),
@@ -120,7 +121,8 @@ def main(argv=None) -> int:
         same = old is not None and all(
             old[k] == row[k] for k in ("loss_history", "n_iter", "embedding_sha256"))
         same_all &= same
-        print(f"{name:22s} {'identical' if same else 'DIFFERENT'}  epochs={len(row['loss_history'])}"
+        verdict = "identical" if same else "DIFFERENT"
+        print(f"{name:22s} {verdict}  epochs={len(row['loss_history'])}"
               f" steps={row['n_iter']}  {row['seconds']:.1f}s (recorded {old and old['seconds']}s)")
     return 0 if same_all else 1
 

@@ -20,8 +20,8 @@ accuracies.
 
 Usage::
 
-    flock /tmp/sslts_cpu.lock python benchmarks/ncvqvae.py            # full run
-    python benchmarks/ncvqvae.py --datasets SonyAIBORobotSurface1 --seeds 0 \\
+    python -m benchmarks.ncvqvae            # full run
+    python -m benchmarks.ncvqvae --datasets SonyAIBORobotSurface1 --seeds 0 \\
         --n-iters 5 --out /tmp/ncvqvae_smoke                          # smoke test
 """
 
@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import csv
 import platform
-import subprocess
 import time
 import warnings
 from pathlib import Path
@@ -45,6 +44,8 @@ from sklearn.svm import SVC
 
 from sslts import TS2VecTransformer, load_dataset
 from sslts.methods.ncvqvae import NCVQVAETransformer
+
+from .provenance import git_commit
 
 # Mean of 4 seeds of the thesis runs (NC results/<dataset>/stage1 CSVs @ 4b905c6e, as
 # tabulated in shared/reference/new_methods.md): (linear SVM %, KNN %) per column.
@@ -202,8 +203,7 @@ def _cost_table(rows: list[dict], names: list[str], methods: list[str]) -> list[
 
 
 def write_markdown(rows: list[dict], path: Path, args, elapsed: float) -> None:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent).stdout.strip()
+    commit = git_commit()
     names = list(dict.fromkeys(r["dataset"] for r in rows))
     methods = [m for m in (*CONFIGS, "ts2vec") if any(r["method"] == m for r in rows)]
     lines = [

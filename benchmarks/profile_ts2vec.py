@@ -18,7 +18,7 @@ with batch 8:
 
 Usage (shared 2-core machine: take the lock)::
 
-    flock /tmp/sslts_cpu.lock python benchmarks/profile_ts2vec.py --repeats 3
+    python benchmarks/profile_ts2vec.py --repeats 3
 """
 
 from __future__ import annotations

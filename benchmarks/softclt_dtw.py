@@ -16,7 +16,7 @@ Cases:
 
 Usage (minutes; take the lock; ``--quick`` runs the small cases only)::
 
-    OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 flock /tmp/sslts_cpu.lock \\
+    OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 \\
         python benchmarks/softclt_dtw.py --data-home <folder with ucr/ and uea/>
 """
 

@@ -7,7 +7,7 @@ or C = inf on small sets (``sslts.evaluation.fit_svm``).
 
 Usage::
 
-    python benchmarks/ts2vec_accuracy.py --data-home ../shared/data --seeds 0
+    python -m benchmarks.ts2vec_accuracy --data-home ../shared/data --seeds 0
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -24,6 +23,8 @@ import torch
 
 from sslts import TS2VecTransformer, load_dataset
 from sslts.evaluation import fit_svm, ts2vec_normalise
+
+from .provenance import git_commit
 
 # Paper values: TS2Vec (B=8) column of Table 9 (UCR) and Table 10 (UEA).
 PAPER = {
@@ -75,8 +76,7 @@ def main() -> None:
 
 
 def write_markdown(rows: list[dict], path: Path, seeds: list[int]) -> None:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent).stdout.strip()
+    commit = git_commit()
     names = list(dict.fromkeys(r["dataset"] for r in rows))
     lines = [
         "# TS2VecTransformer (defaults) vs the TS2Vec paper",

@@ -16,7 +16,7 @@ Every estimator runs with its defaults except the budget (``--n-iters``; None ke
 each method's default) and the device.  Fit times are wall-clock seconds on this
 machine; run under the CPU lock, alone::
 
-    flock /tmp/sslts_cpu.lock python -m benchmarks.two_view            # full run
+    python -m benchmarks.two_view            # full run
     python -m benchmarks.two_view --suite GunPoint --nc --seeds 0 \\
         --n-iters 5 --out /tmp/two_view_smoke                          # smoke test
 """

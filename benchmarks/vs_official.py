@@ -21,8 +21,8 @@ memory, allocator and kernel-cache state start equal.  Measured per run:
 
 Usage (2 shared cores: take the lock; the full run takes hours, ``--quick`` a minute)::
 
-    flock /tmp/sslts_cpu.lock python benchmarks/vs_official.py --quick
-    flock /tmp/sslts_cpu.lock python benchmarks/vs_official.py --seeds 3
+    python -m benchmarks.vs_official --quick
+    python -m benchmarks.vs_official --seeds 3
 """
 
 from __future__ import annotations
@@ -39,13 +39,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from official import PEERS, selftime_run, timedrl_run, ts2vec_run
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sslts import SelfTimeTransformer, TimeDRLTransformer, TS2VecTransformer, load_dataset
 from sslts.evaluation import fit_svm, ts2vec_normalise
+
+from .official import PEERS, selftime_run, timedrl_run, ts2vec_run
+from .provenance import git_commit
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATASETS = {
@@ -175,8 +177,8 @@ def run_child(method: str, code: str, dataset: str, seed: int, budget: dict) -> 
 
 def run_in_child(method, code, dataset, seed, budget) -> dict:
     spec = json.dumps(dict(method=method, code=code, dataset=dataset, seed=seed, budget=budget))
-    out = subprocess.run([sys.executable, __file__, "--child", spec], capture_output=True,
-                         text=True)
+    out = subprocess.run([sys.executable, "-m", "benchmarks.vs_official", "--child", spec],
+                         capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     if out.returncode != 0:
         tail = out.stderr.strip().splitlines()[-1:] or ["?"]
         return dict(method=method, dataset=dataset, seed=seed, code=code, error=tail[0])
@@ -230,11 +232,10 @@ def paired_differences(rows: list[dict]) -> list[str]:
 def write_results(rows: list[dict], out: Path, args) -> None:
     out.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(out / "vs_official.csv", index=False)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent).stdout.strip()
+    commit = git_commit()
     budgets = QUICK_BUDGET if args.quick else BUDGET
     run = (f"merged from {len(args.merge)} runs by commit {commit}" if args.merge else
-           f"commit {commit} (+ working tree), {torch.get_num_threads()} threads")
+           f"commit {commit}, {torch.get_num_threads()} threads")
     lines = [
         "# sslts vs the official implementations (`benchmarks/vs_official.py`)", "",
         f"{run}, torch {torch.__version__}, cpu ({platform.machine()}), seeds "
