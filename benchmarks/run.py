@@ -301,8 +301,9 @@ def run_anomaly(name, cls, params, args) -> list[dict]:
 
 
 def _shareable(argv: list[str]) -> list[str]:
-    # The data folder is this machine's; the page names the option, not the path.
-    return ["DATA_HOME" if i and argv[i - 1] == "--data-home" else a for i, a in enumerate(argv)]
+    # The folders are this machine's; the page names the options, not the paths.
+    folders = {"--data-home": "DATA_HOME", "--out": "OUT"}
+    return [folders.get(argv[i - 1], a) if i else a for i, a in enumerate(argv)]
 
 
 def environment(args, budgets) -> dict:
