@@ -75,3 +75,18 @@ def test_official_timedrl_counts_the_steps_of_its_loop(n_series, monkeypatch):
     features = enc.fit(X).encode(X)
     assert enc.n_iter_ == len(steps) == 2 * -(-(n_series - 1) // 8)
     assert features.shape == (n_series, 64) and np.isfinite(features).all()
+
+
+def test_sampling_speed_page_reports_each_dataset(shared_data, tmp_path):
+    from benchmarks import ncvqvae_sampling
+
+    ncvqvae_sampling.main(["--data-home", str(shared_data), "--datasets",
+                           "SonyAIBORobotSurface1", "--n-samples", "8", "--repeats", "1",
+                           "--train-iters", "1", "--prior-hidden", "16", "--prior-layers", "1",
+                           "--out", str(tmp_path)])
+    with open(tmp_path / "ncvqvae_sampling.csv", newline="") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert row["dataset"] == "SonyAIBORobotSurface1" and int(row["length"]) == 70
+    assert float(row["unconditional_series_per_s"]) > 0 < float(row["conditional_series_per_s"])
+    page = (tmp_path / "ncvqvae_sampling.md").read_text()
+    assert "| SonyAIBORobotSurface1 | 70 |" in page and "commit " in page
