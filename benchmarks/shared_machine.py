@@ -36,10 +36,12 @@ from .provenance import git_commit
 CHILD_ENV = {k: v for k, v in os.environ.items()
              if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS")}
 CONFIGS = [  # (label, n_threads argument, busy neighbour)
-    ("default threads, alone", None, False),
+    ("default (n_threads=None), alone", None, False),
     ("n_threads=1, alone", 1, False),
-    ("default threads, one busy process", None, True),
+    ("n_threads=2, alone", 2, False),
+    ("default (n_threads=None), one busy process", None, True),
     ("n_threads=1, one busy process", 1, True),
+    ("n_threads=2, one busy process", 2, True),
 ]
 
 
@@ -102,7 +104,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args(argv)
     lines = [
-        "# The README main job on a shared machine: default threads vs `n_threads=1`", "",
+        "# The README main job on a shared machine: the default threads vs `n_threads=1` and `2`", "",
         f"commit {git_commit()}, torch {torch.__version__}, {os.cpu_count()} CPUs, "
         f"{platform.machine()}; "
         f"TS2Vec on {args.dataset}, "
