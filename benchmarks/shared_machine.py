@@ -104,7 +104,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args(argv)
     lines = [
-        "# The README main job on a shared machine: the default threads vs `n_threads=1` and `2`", "",
+        "# The README main job on a shared machine: default threads vs `n_threads=1` and `2`",
+        "",
         f"commit {git_commit()}, torch {torch.__version__}, {os.cpu_count()} CPUs, "
         f"{platform.machine()}; "
         f"TS2Vec on {args.dataset}, "
