@@ -17,7 +17,7 @@ Everything is measured in one run on one machine, side by side:
 
 Usage (nothing else may run on the machine)::
 
-    python -m benchmarks.speed
+    python -m benchmarks.speed --data-home DATA_HOME
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ from ._reference_ts2vec import (
 )
 from .provenance import git_commit
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SEED = 0
 
 
@@ -103,9 +102,9 @@ def _svm_accuracy(enc, X_train, y_train, X_test, y_test) -> float:
 FIT_CASES = (("GunPoint", None, (0, 1)), ("ECG200", None, (0, 1)), ("Mallat", 100, (0,)))
 
 
-def bench_fit(rows: list, cases=FIT_CASES) -> None:
+def bench_fit(rows: list, data: Path, cases=FIT_CASES) -> None:
     for name, n_iters, seeds in cases:
-        X_train, y_train, X_test, y_test = load_dataset(name, data_home=DATA)
+        X_train, y_train, X_test, y_test = load_dataset(name, data_home=data)
         X_train, X_test = ts2vec_normalise(name, X_train, X_test)
         budget = "" if n_iters is None else f" n_iters={n_iters}"
         for seed in seeds:
@@ -118,8 +117,8 @@ def bench_fit(rows: list, cases=FIT_CASES) -> None:
                 print(rows[-1], flush=True)
 
 
-def bench_other_methods(rows: list, n_iters: int = 20) -> None:
-    X_train, y_train, X_test, y_test = load_dataset("GunPoint", data_home=DATA)
+def bench_other_methods(rows: list, data: Path, n_iters: int = 20) -> None:
+    X_train, y_train, X_test, y_test = load_dataset("GunPoint", data_home=data)
     for cls in all_estimators():
         if cls in (TS2VecTransformer, ReferenceTS2Vec):
             continue
@@ -135,8 +134,8 @@ def bench_other_methods(rows: list, n_iters: int = 20) -> None:
         print(rows[-1], flush=True)
 
 
-def bench_transform(rows: list) -> None:
-    X_train, _, X_test, _ = load_dataset("GunPoint", data_home=DATA)
+def bench_transform(rows: list, data: Path) -> None:
+    X_train, _, X_test, _ = load_dataset("GunPoint", data_home=data)
     X = np.tile(X_test, (10, 1, 1))  # 1500 series of 150 steps
     for path, cls in (("sslts", TS2VecTransformer), ("reference", ReferenceTS2Vec)):
         enc = cls(n_iters=1, random_state=SEED, device="cpu").fit(X_train)
@@ -147,25 +146,26 @@ def bench_transform(rows: list) -> None:
         print(rows[-1], flush=True)
 
 
-def _ett_windows(length: int, n: int) -> np.ndarray:
+def _ett_windows(data: Path, length: int, n: int) -> np.ndarray:
     """``n`` consecutive univariate windows of ETTh1 (its 7 channels laid end to end)."""
-    values = pd.read_csv(DATA / "forecast" / "ETTh1.csv").iloc[:, 1:].to_numpy(np.float32)
+    values = pd.read_csv(data / "forecast" / "ETTh1.csv").iloc[:, 1:].to_numpy(np.float32)
     flat = (values - values.mean(0)) / values.std(0)
     flat = flat.T.reshape(-1)
     return flat[: n * length].reshape(n, length)
 
 
-def bench_scaling(rows: list, lengths=(100, 300, 1000, 3000), sizes=(250, 1000, 2000)) -> None:
+def bench_scaling(rows: list, data: Path, lengths=(100, 300, 1000, 3000),
+                  sizes=(250, 1000, 2000)) -> None:
     paths = (("sslts", TS2VecTransformer), ("reference", ReferenceTS2Vec))
     for T in lengths:
-        X = _ett_windows(T, 16)
+        X = _ett_windows(data, T, 16)
         for path, cls in paths:
             enc = cls(n_iters=6, random_state=SEED, device="cpu")
             seconds, mem = measure(lambda e=enc, X=X: e.fit(X))
             rows.append(dict(section="length", case=f"T={T} n=16 6 iters", path=path,
                              seconds=seconds, peak_mb=mem))
             print(rows[-1], flush=True)
-    X_a, _, X_b, _ = load_dataset("ECG5000", data_home=DATA)
+    X_a, _, X_b, _ = load_dataset("ECG5000", data_home=data)
     X_all = np.concatenate([X_a, X_b])
     for n in sizes:
         for path, cls in paths:
@@ -176,9 +176,9 @@ def bench_scaling(rows: list, lengths=(100, 300, 1000, 3000), sizes=(250, 1000, 
             print(rows[-1], flush=True)
 
 
-def stream_child(n: int) -> None:
+def stream_child(n: int, data: Path) -> None:
     """Run in a fresh process: peak RSS of transform on n x 1000, minus input/output."""
-    X_fit = _ett_windows(1000, 16)
+    X_fit = _ett_windows(data, 1000, 16)
     enc = TS2VecTransformer(output_dims=8, hidden_dims=8, depth=1, n_iters=2,
                             random_state=SEED, device="cpu").fit(X_fit)
     rng = np.random.default_rng(SEED)
@@ -191,9 +191,10 @@ def stream_child(n: int) -> None:
                           peak_mb=above - out_mb, series_per_s=n / seconds)))
 
 
-def bench_stream(rows: list, sizes=(10_000, 100_000)) -> None:
+def bench_stream(rows: list, data: Path, sizes=(10_000, 100_000)) -> None:
     for n in sizes:
-        out = subprocess.run([sys.executable, "-m", "benchmarks.speed", "--stream-child", str(n)],
+        out = subprocess.run([sys.executable, "-m", "benchmarks.speed", "--stream-child", str(n),
+                              "--data-home", str(data)],
                              capture_output=True, text=True, check=True,
                              cwd=Path(__file__).resolve().parents[1])
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -271,19 +272,25 @@ def _previous_rows(out: Path) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--data-home", default=str(Path(__file__).resolve().parents[2] / "shared"
+                                                   / "data"),
+                        help="folder with ucr/, uea/ and forecast/ETTh1.csv")
     parser.add_argument("--sections", nargs="+",
                         default=["loss", "fit", "transform", "scaling", "stream"])
     parser.add_argument("--stream-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stream_child:
-        return stream_child(args.stream_child)
+        return stream_child(args.stream_child, Path(args.data_home))
     _check_reference_matches_formula()
     produces = {"scaling": ("length", "n_series")}
     redone = {name for s in args.sections for name in produces.get(s, (s,))}
     rows = [r for r in _previous_rows(Path(args.out)) if r["section"] not in redone]
-    benches = {"loss": [bench_loss], "fit": [bench_fit, bench_other_methods],
-               "transform": [bench_transform], "scaling": [bench_scaling],
-               "stream": [bench_stream]}
+    data = Path(args.data_home)
+    benches = {"loss": [bench_loss],
+               "fit": [partial(bench_fit, data=data), partial(bench_other_methods, data=data)],
+               "transform": [partial(bench_transform, data=data)],
+               "scaling": [partial(bench_scaling, data=data)],
+               "stream": [partial(bench_stream, data=data)]}
     for section in args.sections:
         for bench in benches[section]:
             bench(rows)
