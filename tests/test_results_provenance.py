@@ -21,21 +21,8 @@ from benchmarks import provenance
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
-# Pages that do not carry the commits of their numbers yet: they are regenerated with the
-# release's results. Strict: a page that passes must leave this list.
-UNPROVEN_RESULTS = {"shared_machine", "speed"}
-UNPROVEN_QUOTES = {"performance.md"}
-
-
-def _mark(known: bool, page: str):
-    reason = f"{page} does not carry commits of this release yet (regenerated for the release)"
-    return [pytest.mark.xfail(strict=True, reason=reason)] if known else []
-
-
-RESULT_PAGES = [pytest.param(p, id=p.name, marks=_mark(p.stem in UNPROVEN_RESULTS, p.name))
-                for p in sorted(RESULTS.glob("*.md"))]
-QUOTING_PAGES = [pytest.param(p, id=p.name, marks=_mark(p.name in UNPROVEN_QUOTES, p.name))
-                 for p in provenance.quoting_pages(ROOT)]
+RESULT_PAGES = [pytest.param(p, id=p.name) for p in sorted(RESULTS.glob("*.md"))]
+QUOTING_PAGES = [pytest.param(p, id=p.name) for p in provenance.quoting_pages(ROOT)]
 needs_history = pytest.mark.skipif(not provenance.git_history(ROOT),
                                    reason="not a git checkout with its full history")
 
@@ -50,12 +37,6 @@ def test_results_page_names_commits_of_this_release(page):
 @pytest.mark.parametrize("page", QUOTING_PAGES)
 def test_page_quoting_results_carries_their_commits(page):
     assert provenance.quoting_page_problems(page, ROOT) == []
-
-
-def test_the_known_lists_name_existing_pages():
-    # A renamed or removed page must leave the lists, or they would hide nothing forever.
-    assert {f"{s}.md" for s in UNPROVEN_RESULTS} <= {p.name for p in RESULTS.glob("*.md")}
-    assert UNPROVEN_QUOTES <= {p.name for p in provenance.quoting_pages(ROOT)}
 
 
 def test_named_commits_reads_the_forms_the_pages_use():

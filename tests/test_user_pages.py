@@ -64,11 +64,6 @@ def test_user_pages_carry_no_lab_notes():
     assert not hits, "lab notes in user pages:\n" + "\n".join(hits)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the results files in benchmarks/results/ (rendered as the site's results pages) still "
-    "record machine paths, the CPU lock and issue numbers; they are regenerated with the "
-    "release's results, and this marker goes then (strict: a clean run fails until it does)"
-))
 def test_results_pages_carry_no_lab_notes():
     pages = sorted((ROOT / "benchmarks" / "results").glob("*.md"))
     hits = [hit for page in pages for hit in lab_notes(page)]
