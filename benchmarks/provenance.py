@@ -22,6 +22,7 @@ Usage, from the repository root (lists every page with a problem)::
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -140,6 +141,44 @@ def git_commit(cwd: Path | None = None) -> str:
     if not head:
         return "unknown"
     return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+#: Options whose values are this machine's folders; a page names the option, not the path.
+FOLDER_OPTIONS = {"--data-home": "DATA_HOME", "--out": "OUT"}
+
+
+def shareable_command(module: str, argv: list[str]) -> str:
+    """The command line a results page records, with folders replaced by placeholders.
+
+    Parameters
+    ----------
+    module : str
+        The benchmark's module, e.g. ``"benchmarks.run"``.
+    argv : list of str
+        Its arguments (``sys.argv[1:]``).
+
+    Returns
+    -------
+    str
+        ``python -m <module> <argv>``, shell-quoted, with the value after each of
+        :data:`FOLDER_OPTIONS` (or after ``--option=``) replaced by its placeholder.
+
+    Examples
+    --------
+    >>> shareable_command("benchmarks.run", ["--data-home", "/home/me/data", "--seed", "1"])
+    'python -m benchmarks.run --data-home DATA_HOME --seed 1'
+    >>> shareable_command("benchmarks.run", ["--out=/tmp/x", "--note", "a b"])
+    "python -m benchmarks.run --out=OUT --note 'a b'"
+    """
+    words = []
+    for i, arg in enumerate(argv):
+        option, equals, _ = arg.partition("=")
+        if equals and option in FOLDER_OPTIONS:
+            arg = f"{option}={FOLDER_OPTIONS[option]}"
+        elif i and argv[i - 1] in FOLDER_OPTIONS:
+            arg = FOLDER_OPTIONS[argv[i - 1]]
+        words.append(arg)
+    return " ".join(["python", "-m", module, shlex.join(words)]).rstrip()
 
 
 def git_history(root: Path = ROOT) -> bool:

@@ -1,5 +1,4 @@
 """The one command that regenerates every published sslts number.
-from .provenance import git_commit
 
 Trains each requested method on each dataset, evaluates it with the papers'
 protocols (:mod:`sslts.evaluation`), runs the 1-NN baselines, and writes
@@ -51,7 +50,7 @@ from sslts.evaluation import (
 from sslts.utils.devices import resolve_device
 
 from ._report import merge_previous, write_outputs
-from .provenance import git_commit
+from .provenance import git_commit, shareable_command
 
 # 13 UCR + 3 UEA sets of shared/data that every method trains on in minutes on a CPU.
 DEFAULT_DATASETS = (
@@ -300,19 +299,13 @@ def run_anomaly(name, cls, params, args) -> list[dict]:
                  res[metric], **cost) for metric in ("f1", "precision", "recall")]
 
 
-def _shareable(argv: list[str]) -> list[str]:
-    # The folders are this machine's; the page names the options, not the paths.
-    folders = {"--data-home": "DATA_HOME", "--out": "OUT"}
-    return [folders.get(argv[i - 1], a) if i else a for i, a in enumerate(argv)]
-
-
 def environment(args, budgets) -> dict:
     """Versions, hardware, commit and settings recorded with the results."""
     device = resolve_device(args.device)
     return {
         "commit": git_commit(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "command": "python -m benchmarks.run " + " ".join(_shareable(sys.argv[1:])),
+        "command": shareable_command("benchmarks.run", sys.argv[1:]),
         "device": str(device) + (f" ({torch.cuda.get_device_name(device)})"
                                  if device.type == "cuda" else ""),
         "cpu_threads": torch.get_num_threads(),

@@ -34,12 +34,12 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import os
-import shlex
 import sys
 from pathlib import Path
 
 from benchmarks.practice import anomaly, classification, forecasting, report, suite
 from benchmarks.practice.common import ResultStore, parse_params
+from benchmarks.provenance import shareable_command
 from benchmarks.run import QUICK_PARAMS
 from benchmarks.seeds import methods, parse_arm
 
@@ -184,8 +184,8 @@ def main(argv=None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    command = "python -m benchmarks.vs_practice " + shlex.join(
-        sys.argv[1:] if argv is None else argv)
+    command = shareable_command("benchmarks.vs_practice",
+                                sys.argv[1:] if argv is None else argv)
     module = {"classification": classification, "forecasting": forecasting,
               "anomaly": anomaly}[args.task]
     csv_path, _ = paths(args)

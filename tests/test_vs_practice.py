@@ -357,3 +357,19 @@ def test_command_line_quick_flags(tmp_path):
     assert args.tag == "quick"
     assert vs_practice.labelled_params(["d", "e:n_diffs=1"], {"padding": 5}) == {
         "d": {"padding": 5}, "e": {"padding": 5, "n_diffs": 1}}
+
+
+def test_the_page_records_the_command_without_this_machines_folders(tmp_path):
+    rows = [{"series": "S", "arm": "mp_ab", "seed": "0", "roc_auc": "0.9", "top1_correct": "1",
+             "top1_location": "10", "anomaly_start": "9", "anomaly_end": "12", "window": "5",
+             "fit_seconds": "0", "score_seconds": "1", "params": "", "commit": "abc",
+             "error": ""}]
+    store = ResultStore(tmp_path / "vs_practice_anomaly.csv", anomaly.FIELDS, anomaly.KEY)
+    for row in rows:
+        store.add(row)
+    secret = str(tmp_path / "my data")
+    vs_practice.main(["--task", "anomaly", "--report-only", "--data-home", secret,
+                      "--out", str(tmp_path)])
+    page = (tmp_path / "vs_practice_anomaly.md").read_text()
+    assert "--data-home DATA_HOME --out OUT" in page
+    assert str(tmp_path) not in page
