@@ -36,7 +36,8 @@ def signal(n=160, seed=0, spikes=(120,)):
 @pytest.fixture(scope="module")
 def detector():
     enc = tiny_encoder(output_dims=8, hidden_dims=8, depth=2, n_iters=20)
-    return EmbeddingAnomalyDetector(enc, padding=12, ma_window=5).fit(signal(100, spikes=()))
+    return EmbeddingAnomalyDetector(enc, padding=12, ma_window=5, n_diffs=0).fit(
+        signal(100, spikes=()))
 
 
 # ------------------------------------------------------------ slow references
@@ -84,7 +85,7 @@ def test_threshold_rules(detector):
     reference = detector.score_samples(x)[detector.ma_window + 1 :]
     assert detector.threshold_ == pytest.approx(reference.mean() + 4 * reference.std())
     frozen = FrozenEstimator(detector.encoder_)
-    params = dict(padding=12, ma_window=5)
+    params = dict(padding=12, ma_window=5, n_diffs=0)
     q = EmbeddingAnomalyDetector(frozen, contamination=0.1, **params).fit(x)
     assert q.threshold_ == pytest.approx(np.quantile(reference, 0.9))
     assert EmbeddingAnomalyDetector(frozen, threshold=2.5, **params).fit(x).threshold_ == 2.5
@@ -109,7 +110,8 @@ def test_differencing_is_applied_before_scoring(detector):
     x = np.cumsum(signal(160, seed=3))  # a random-walk-like series
     frozen = FrozenEstimator(detector.encoder_)
     diffed = EmbeddingAnomalyDetector(frozen, padding=12, ma_window=5, n_diffs=1).fit(x[:100])
-    plain = EmbeddingAnomalyDetector(frozen, padding=12, ma_window=5).fit(np.diff(x[:100]))
+    plain = EmbeddingAnomalyDetector(frozen, padding=12, ma_window=5,
+                                      n_diffs=0).fit(np.diff(x[:100]))
     scores = diffed.score_samples(x)
     assert scores[0] == 0
     np.testing.assert_allclose(scores[1:], plain.score_samples(np.diff(x)))

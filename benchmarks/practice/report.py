@@ -51,7 +51,7 @@ def header(title: str, rows: list[dict], command: str) -> list[str]:
     commits = sorted({r.get("commit", "") for r in rows} - {""})
     versions = [f"torch {torch.__version__}", f"numpy {np.__version__}",
                 f"scikit-learn {sklearn.__version__}"]
-    for name in ("aeon", "stumpy", "pycatch22"):
+    for name in ("aeon", "stumpy"):
         try:
             versions.append(f"{name} {__import__(name).__version__}")
         except (ImportError, AttributeError):
