@@ -104,8 +104,8 @@ def _table(rows, names, configs, key) -> list[str]:
 
 def _cost(rows, names, configs) -> list[str]:
     header = ["dataset", "method", "train × length", "stage-1 epochs / steps", "stage-1 s",
-              "prior epochs / steps", "prior s", "sampling series/s", "dead codes",
-              "FCN / CAS epochs"]
+              "prior epochs / steps", "prior s", "evaluation s", "sampling series/s",
+              "dead codes", "FCN / CAS epochs"]
     lines = ["## Cost (means over seeds; one CPU core, one thread)", "",
              "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for name in names:
@@ -122,10 +122,37 @@ def _cost(rows, names, configs) -> list[str]:
                 name, LABELS[c], f"{r0['n_train']} × {r0['length']}",
                 f"{mean('stage1_epochs')} / {mean('stage1_steps')}", mean("stage1_s"),
                 f"{mean('prior_epochs')} / {mean('prior_steps')}", mean("prior_s"),
-                mean("series_per_s", ".1f"), mean("dead_codes", ".1f"),
+                mean("eval_s"), mean("series_per_s", ".1f"), mean("dead_codes", ".1f"),
                 f"{r0['fcn_epochs']} / {r0['cas_epochs']}",
             ]) + " |")
     return lines + [""]
+
+
+def _budgets(rows, names) -> str:
+    """One sentence per budget: which datasets ran at it, and their total run time."""
+    groups: dict[tuple, list[str]] = {}
+    for name in names:
+        r0 = next(r for r in rows if r["dataset"] == name)
+        thesis = r0["stage1_epochs"] == r0["prior_epochs"] == "1000"
+        key = ("thesis" if thesis else f"{r0['stage1_steps']}", r0["prior_steps"]
+               if not thesis else "", r0["fcn_epochs"], r0["cas_epochs"])
+        groups.setdefault(key, []).append(name)
+    parts = []
+    for (stage1, prior, fcn, cas), group in groups.items():
+        sub = [r for r in rows if r["dataset"] in group]
+        hours = sum(float(r[k]) for r in sub for k in ("stage1_s", "prior_s", "eval_s")) / 3600
+        budget = ("stage 1 and prior at the thesis's 1000 epochs each" if stage1 == "thesis"
+                  else f"{stage1} stage-1 and {prior} prior optimiser steps")
+        parts.append(f"{', '.join(group)}: {budget}, scoring FCN {fcn} epochs, CAS classifier "
+                     f"{cas} epochs ({len(sub)} runs, {hours:.1f} core-hours of fits and "
+                     "evaluation, the scoring FCN not counted).")
+    if any(stage1 != "thesis" for stage1, *_ in groups):
+        parts.append("A budget in steps is the largest whose runs fit in about an hour on "
+                     "the 2-core machine; those sets are subsampled as in "
+                     "`benchmarks/ncvqvae.py` (at most 384 training and 600 test series, at "
+                     "most 256 steps). Means over sets mix the budgets: compare a set's row "
+                     "with the thesis, and the sslts columns with each other.")
+    return "Budgets. " + " ".join(parts)
 
 
 def write_report(rows: list[dict], path: Path, notes: str = "") -> None:
@@ -143,6 +170,7 @@ def write_report(rows: list[dict], path: Path, notes: str = "") -> None:
         "the mean of its 4 seeds (1000 + 1000 epochs, full-length series).",
         "",
     ]
+    lines += [_budgets(rows, names), ""]
     if notes:
         lines += [notes, ""]
     for key in TABLES:

@@ -21,7 +21,7 @@ are rewritten.  Usage::
     python -m benchmarks.vs_practice --task forecasting --datasets ETTh1 --settings univariate
     python -m benchmarks.vs_practice --task forecasting \\
         --forecaster "forecaster" "ridge_only:encoder__n_iters=50"
-    python -m benchmarks.vs_practice --task anomaly --detector default "diff1:n_diffs=1"
+    python -m benchmarks.vs_practice --task anomaly --detector detector "raw:n_diffs=0"
     python -m benchmarks.vs_practice --task classification --quick --out /tmp/vsp  # smoke
     python -m benchmarks.vs_practice --task classification --report-only
 
@@ -87,7 +87,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     f.add_argument("--no-covariates", action="store_true",
                    help="do not give the forecaster the calendar covariates")
     a = p.add_argument_group("anomaly")
-    a.add_argument("--detector", nargs="*", default=["detector", "detector_diff1:n_diffs=1"],
+    a.add_argument("--detector", nargs="*",
+                   default=["detector", "detector_raw:n_diffs=0", "detector_diff2:n_diffs=2"],
                    help="LABEL or LABEL:PARAM=VALUE,... EmbeddingAnomalyDetector arms "
                    "(none: the baselines only)")
     a.add_argument("--series", nargs="+", default=None, help="anomaly series folder names")
