@@ -115,6 +115,9 @@ def _blocks(text: str) -> list[tuple[int, str]]:
 def git_commit(cwd: Path | None = None) -> str:
     """Short hash of ``HEAD``, with ``+dirty`` when tracked files have uncommitted changes.
 
+    Changes under ``benchmarks/results/`` (the outputs the benchmarks write) do not
+    count.
+
     Every benchmark records the commit its results come from with this, so that
     :func:`page_problems` can check it.
 
@@ -140,7 +143,11 @@ def git_commit(cwd: Path | None = None) -> str:
     head = git("rev-parse", "--short", "HEAD")
     if not head:
         return "unknown"
-    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    # The results a run appends to are outputs, not code: writing them must not make
+    # the run's own later rows look uncommitted.
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+                  ":(top,exclude)benchmarks/results")
+    return head + ("+dirty" if changed else "")
 
 
 #: Options whose values are this machine's folders; a page names the option, not the path.

@@ -137,3 +137,16 @@ def test_quoting_page_inherits_the_problems_of_the_pages_it_cites(repo):
 
 def test_git_history_is_false_outside_a_checkout(tmp_path):
     assert provenance.git_history(tmp_path) is False
+
+
+def test_git_commit_marks_code_changes_but_not_the_results_a_run_writes(repo):
+    root, _ = repo
+    rows = _page(root, "rows.csv", "a\n")
+    _git(root, "add", str(rows))
+    _git(root, "commit", "-q", "-m", "rows")
+    short = _git(root, "rev-parse", "--short", "HEAD")
+    rows.write_text("a\n1\n")  # a run appending its rows
+    assert provenance.git_commit(root) == short
+    assert provenance.git_commit(root / "benchmarks") == short
+    (root / "first").write_text("changed code")
+    assert provenance.git_commit(root / "benchmarks") == short + "+dirty"
