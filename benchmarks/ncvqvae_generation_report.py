@@ -147,8 +147,8 @@ def _budgets(rows, names) -> str:
                      f"{cas} epochs ({len(sub)} runs, {hours:.1f} core-hours of fits and "
                      "evaluation, the scoring FCN not counted).")
     if any(stage1 != "thesis" for stage1, *_ in groups):
-        parts.append("A budget in steps is the largest whose runs fit in about an hour on "
-                     "the 2-core machine; those sets are subsampled as in "
+        parts.append("A budget in steps is the largest whose runs fit in well under two "
+                     "hours of a 2-core machine; those sets are subsampled as in "
                      "`benchmarks/ncvqvae.py` (at most 384 training and 600 test series, at "
                      "most 256 steps). Means over sets mix the budgets: compare a set's row "
                      "with the thesis, and the sslts columns with each other.")
