@@ -210,6 +210,10 @@ def test_results_pages_come_from_the_benchmark_files(tmp_path):
         assert (tmp_path / csv_file.name).read_bytes() == csv_file.read_bytes()
     assert "{download}`vs_official.csv <vs_official.csv>`" in pages["vs_official"]
     assert "{download}`benchmark_suite.csv <benchmark_suite.csv>`" in index
+    # Every figure a page shows is beside it.
+    for stem, text in pages.items():
+        for image in re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", text):
+            assert (tmp_path / image).is_file(), (stem, image)
 
 
 def test_github_results_page_is_current(tmp_path):

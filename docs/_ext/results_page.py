@@ -208,7 +208,10 @@ def _benchmark_page(source: Path, target: Path) -> str:
 
 
 def copy_data(results: Path, target: Path) -> list[str]:
-    """Copy the results CSV files into ``target`` (for download), when they changed.
+    """Copy the results CSV files and plots into ``target``, when they changed.
+
+    The CSV files are offered for download; the PNG plots are the figures that the
+    results pages (and the user guide) show.
 
     Parameters
     ----------
@@ -220,16 +223,18 @@ def copy_data(results: Path, target: Path) -> list[str]:
     Returns
     -------
     list of str
-        The names of the CSV files now in ``target``.
+        The names of the files now in ``target``.
     """
     names = []
-    for source in sorted(results.glob("*.csv")):
+    for source in sorted([*results.glob("*.csv"), *results.glob("*.png")]):
         copy = target / source.name
         if not copy.is_file() or copy.read_bytes() != source.read_bytes():
             shutil.copyfile(source, copy)  # unchanged files keep their time stamps
         names.append(source.name)
-    for stale in set(target.glob("*.csv")) - {target / n for n in names}:
-        stale.unlink()
+    drawn = {ACCURACY_PLOT, SPEED_PLOT, METHODS_PLOT}  # drawn by build, not copied
+    for stale in {*target.glob("*.csv"), *target.glob("*.png")} - {target / n for n in names}:
+        if stale.name not in drawn:
+            stale.unlink()
     return names
 
 
