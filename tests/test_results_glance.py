@@ -77,10 +77,14 @@ def test_selftime_and_ncvqvae_rows_match_their_pages(rows):
         row = _table("selftime_linear_eval_long", dataset)
         assert sslts == pytest.approx(_number(row["SelfTime (sslts)"]), abs=5e-3)
         assert paper == pytest.approx(_number(row["paper SelfTime"]), abs=5e-3)
-    row = _table("ncvqvae_generation", "**mean**")
-    sslts, paper = rows["NC-VQVAE"].means()
-    assert sslts == pytest.approx(_number(row["sslts BT-slice"]), abs=0.1)
-    assert paper == pytest.approx(_number(row["thesis BT-slice"]), abs=0.1)
+    # The glance keeps to the sets run at the thesis's budget (the Sony sets here).
+    ncvqvae = rows["NC-VQVAE"]
+    assert {d for d, _, _ in ncvqvae.pairs} == {"SonyAIBORobotSurface1",
+                                                 "SonyAIBORobotSurface2"}
+    for dataset, sslts, paper in ncvqvae.pairs:
+        row = _table("ncvqvae_generation", dataset)
+        assert sslts == pytest.approx(_number(row["sslts BT-slice"]), abs=0.1)
+        assert paper == pytest.approx(_number(row["thesis BT-slice"]), abs=0.1)
 
 
 def test_rows_without_published_numbers_say_what_stands_beside_them(rows):
