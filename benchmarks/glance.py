@@ -21,7 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean, median
 
-from benchmarks.ncvqvae_generation_report import THESIS  # the thesis's tables, transcribed
+from benchmarks.ncvqvae_generation_report import (  # the thesis's tables, transcribed
+    THESIS,
+    at_thesis_budget,
+)
 from benchmarks.provenance import named_commits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,7 +194,7 @@ def ncvqvae(results: Path) -> Comparison:
     """NC-VQVAE (Barlow Twins branch, slice view) against the thesis at its budget."""
     # Only the sets run at the thesis's budget compare with its numbers.
     rows = [r for r in read_csv("ncvqvae_generation", results)
-            if r["config"] == "bt-slice" and r["stage1_epochs"] == r["prior_epochs"] == "1000"]
+            if r["config"] == "bt-slice" and at_thesis_budget(r)]
     sslts = _mean_by(rows, "dataset", "svm", 100)
     return Comparison("NC-VQVAE", "NCVQVAETransformer", f"{' and '.join(sslts)}: stage-1 "
                       "linear-SVM accuracy, the thesis's 1000 epochs", ("ncvqvae_generation",),

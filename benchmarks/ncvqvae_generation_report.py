@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["LABELS", "THESIS", "write_report"]
+__all__ = ["LABELS", "THESIS", "at_thesis_budget", "write_report"]
 
 LABELS = {"none": "VQVAE", "bt-slice": "BT-slice", "vib-slice": "VIb-slice",
           "bt-gauss": "BT-gauss", "vib-gauss": "VIb-gauss"}
@@ -128,25 +128,28 @@ def _cost(rows, names, configs) -> list[str]:
     return lines + [""]
 
 
+def at_thesis_budget(row: dict) -> bool:
+    """Whether a CSV row trained both stages for the thesis's 1000 epochs."""
+    return row["stage1_epochs"] == row["prior_epochs"] == "1000"
+
+
 def _budgets(rows, names) -> str:
     """One sentence per budget: which datasets ran at it, and their total run time."""
     groups: dict[tuple, list[str]] = {}
     for name in names:
         r0 = next(r for r in rows if r["dataset"] == name)
-        thesis = r0["stage1_epochs"] == r0["prior_epochs"] == "1000"
-        key = ("thesis" if thesis else f"{r0['stage1_steps']}", r0["prior_steps"]
-               if not thesis else "", r0["fcn_epochs"], r0["cas_epochs"])
-        groups.setdefault(key, []).append(name)
+        steps = None if at_thesis_budget(r0) else (r0["stage1_steps"], r0["prior_steps"])
+        groups.setdefault((steps, r0["fcn_epochs"], r0["cas_epochs"]), []).append(name)
     parts = []
-    for (stage1, prior, fcn, cas), group in groups.items():
+    for (steps, fcn, cas), group in groups.items():
         sub = [r for r in rows if r["dataset"] in group]
         hours = sum(float(r[k]) for r in sub for k in ("stage1_s", "prior_s", "eval_s")) / 3600
-        budget = ("stage 1 and prior at the thesis's 1000 epochs each" if stage1 == "thesis"
-                  else f"{stage1} stage-1 and {prior} prior optimiser steps")
+        budget = ("stage 1 and prior at the thesis's 1000 epochs each" if steps is None
+                  else f"{steps[0]} stage-1 and {steps[1]} prior optimiser steps")
         parts.append(f"{', '.join(group)}: {budget}, scoring FCN {fcn} epochs, CAS classifier "
                      f"{cas} epochs ({len(sub)} runs, {hours:.1f} core-hours of fits and "
                      "evaluation, the scoring FCN not counted).")
-    if any(stage1 != "thesis" for stage1, *_ in groups):
+    if any(steps is not None for steps, *_ in groups):
         parts.append("A budget in steps is the largest whose runs fit in well under two "
                      "hours of a 2-core machine; those sets are subsampled as in "
                      "`benchmarks/ncvqvae.py` (at most 384 training and 600 test series, at "
