@@ -48,6 +48,14 @@ DEFAULT_ENCODERS = ("ts2vec", "vibcreg", "iars")
 QUICK_ENCODER = {"encoder__output_dims": 8, "encoder__hidden_dims": 8, "encoder__depth": 2,
                  "encoder__n_iters": 5}
 QUICK_DATASETS = ["GunPoint", "BasicMotions"]
+FORECASTER_ARMS = (
+    "ts2vec_heads:baseline=None,lags=0,use_embedding=True",
+    "validated_lags24:baseline=auto,lags=24,use_embedding=auto",
+    "validated_lags336:baseline=auto,lags=336,use_embedding=auto",
+)
+"""The forecaster's head options side by side (one encoder per seed serves all three):
+TS2Vec's ridge on the embedding, and the validated choice among the last value and
+heads on the embedding and/or recent values, with a day or two weeks of hourly lags."""
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -80,7 +88,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     f = p.add_argument_group("forecasting")
     f.add_argument("--settings", nargs="+", default=["univariate", "multivariate"],
                    choices=["univariate", "multivariate"])
-    f.add_argument("--forecaster", nargs="*", default=["forecaster"],
+    f.add_argument("--forecaster", nargs="*", default=list(FORECASTER_ARMS),
                    help="LABEL or LABEL:PARAM=VALUE,... EmbeddingForecaster arms "
                    "(none: the baselines only)")
     f.add_argument("--lags", type=int, default=336, help="look-back of the lag ridge")
