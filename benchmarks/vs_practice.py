@@ -50,12 +50,13 @@ QUICK_ENCODER = {"encoder__output_dims": 8, "encoder__hidden_dims": 8, "encoder_
 QUICK_DATASETS = ["GunPoint", "BasicMotions"]
 FORECASTER_ARMS = (
     "ts2vec_heads:baseline=None,lags=0,use_embedding=True",
-    "validated_lags24:baseline=auto,lags=24,use_embedding=auto",
+    "validated_lags200:baseline=auto,lags=200,use_embedding=auto",
     "validated_lags336:baseline=auto,lags=336,use_embedding=auto",
 )
 """The forecaster's head options side by side (one encoder per seed serves all three):
 TS2Vec's ridge on the embedding, and the validated choice among the last value and
-heads on the embedding and/or recent values, with a day or two weeks of hourly lags."""
+heads on the embedding and/or recent values, with the encoder's window (the default
+padding, 200 steps) or DLinear's 336 steps of lags."""
 
 
 def parse_args(argv=None) -> argparse.Namespace:

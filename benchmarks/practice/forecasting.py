@@ -50,7 +50,7 @@ __all__ = ["FIELDS", "KEY", "LagRidge", "forecast_errors", "last_value", "run_fo
            "seasonal_naive", "shrink"]
 
 FIELDS = ["dataset", "setting", "arm", "seed", "horizon", "mse", "mae", "alpha", "baseline",
-          "fit_seconds", "predict_seconds", "n_iter", "params", "commit", "error"]
+          "uses_embedding", "fit_seconds", "predict_seconds", "n_iter", "params", "commit", "error"]
 KEY = ["dataset", "setting", "arm", "seed", "horizon"]
 SEASON = {"h": 24, "m": 96}
 HEAD_OPTIONS = ("baseline", "season", "lags", "use_embedding")
@@ -276,6 +276,7 @@ def run_embedding(ds, params, seed, covariates: bool, shared=None) -> list[dict]
                                    test_origins(ds, h), h)
         rows.append({"horizon": h, "mse": mse, "mae": mae, "alpha": model.alphas_[h],
                      "baseline": model.baselines_[h] or "",
+                     "uses_embedding": model.uses_embedding_[h],
                      "fit_seconds": fit_seconds, "predict_seconds": predict_seconds,
                      "n_iter": int(encoder.n_iter_), "params": json.dumps(
                          {**described, "covariates": covariates}, sort_keys=True)})

@@ -305,18 +305,21 @@ def render_forecasting(rows: list[dict], out: Path, command: str,
                for a in arms}
         naive = min((mse[a] for a in ("last_value", "seasonal_naive") if a in mse),
                     default=np.nan)
+        defaults = default_head_arms(ok)
         for a in arms:
             if a in BASELINE_ARMS:
                 continue
             ridge = mse.get("lag_ridge", np.nan)
-            summary_body.append([name, setting, a, f"{mse[a]:.4f}", f"{naive:.4f}",
+            label = f"{a} (default)" if a in defaults else a
+            summary_body.append([name, setting, label, f"{mse[a]:.4f}", f"{naive:.4f}",
                                  f"{mse[a] / naive:.3f}", f"{ridge:.4f}",
                                  f"{mse[a] / ridge:.3f}",
                                  "yes" if mse[a] <= min(naive, ridge) else "no"])
     if summary_body:
         lines += ["## Summary: MSE averaged over the horizons", "",
                   "Forecaster arms against the better naive forecast and the lag ridge "
-                  "(ratios below 1: the forecaster's error is lower).", ""]
+                  "(ratios below 1: the forecaster's error is lower); \"(default)\" marks "
+                  "the arm whose head options are the forecaster's defaults.", ""]
         lines += _table(["dataset", "setting", "arm", "MSE", "best naive", "ratio",
                          "lag ridge", "ratio", "no worse than both"], summary_body)
     lines += _forecast_cost_lines(ok)
@@ -330,6 +333,24 @@ def render_forecasting(rows: list[dict], out: Path, command: str,
 
 
 BASELINE_ARMS = ("last_value", "seasonal_naive", "lag_ridge")
+
+
+def default_head_arms(rows: list[dict]) -> set[str]:
+    """Forecaster arms whose recorded head options are today's ``EmbeddingForecaster`` defaults.
+
+    Rows name their heads' options (``baseline``, ``season``, ``lags``,
+    ``use_embedding``) in ``params``, so a page rendered after a change of defaults
+    still marks the arm a user now gets.
+    """
+    import json
+
+    from sslts import EmbeddingForecaster
+
+    from .forecasting import HEAD_OPTIONS
+
+    wanted = {k: EmbeddingForecaster().get_params()[k] for k in HEAD_OPTIONS}
+    return {r["arm"] for r in rows if r["arm"] not in BASELINE_ARMS and r.get("params")
+            and all(json.loads(r["params"]).get(k) == v for k, v in wanted.items())}
 
 
 def _forecast_cost_lines(ok) -> list[str]:
