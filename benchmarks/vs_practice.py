@@ -97,7 +97,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="do not give the forecaster the calendar covariates")
     a = p.add_argument_group("anomaly")
     a.add_argument("--detector", nargs="*",
-                   default=["detector", "detector_raw:n_diffs=0", "detector_diff2:n_diffs=2"],
+                   default=["detector", "detector_diff1:n_diffs=1", "detector_raw:n_diffs=0"],
                    help="LABEL or LABEL:PARAM=VALUE,... EmbeddingAnomalyDetector arms "
                    "(none: the baselines only)")
     a.add_argument("--series", nargs="+", default=None, help="anomaly series folder names")

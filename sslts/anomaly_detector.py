@@ -48,16 +48,17 @@ class EmbeddingAnomalyDetector(StrictParamsMixin, OutlierMixin, BaseEstimator):
     ma_window : int, default=21
         Errors in the moving mean ``m_t`` (TS2Vec's ``Z``).  The first steps of a
         series average fewer errors; the very first step scores 0.
-    n_diffs : int or "adf", default=1
-        Differences taken before standardising.  One difference makes a change of
+    n_diffs : int or "adf", default=2
+        Differences taken before standardising.  Differencing makes a change of
         shape stand out from a slow drift of the level: on a UCR anomaly archive series
-        it is what lets the masked errors rank the anomaly first, where the raw
-        series ranks it below normal steps (see the user guide's "When to use
-        sslts").  ``0`` encodes the raw values; ``"adf"`` is the official
-        preprocessing: difference while an augmented Dickey-Fuller test finds a unit
-        root in the training series (needs statsmodels; the largest count over the
-        training series and channels is used).  The first ``n_diffs`` steps of a
-        series score 0.
+        the raw values rank the anomaly below normal steps, one difference ranks it
+        first and two rank more of its steps above the normal ones (ROC AUC 0.14,
+        0.69 and 0.86; see the user guide's "When to use sslts").  Each difference
+        also amplifies high-frequency noise: on noisy signals try ``1``.  ``0``
+        encodes the raw values; ``"adf"`` is the official preprocessing: difference
+        while an augmented Dickey-Fuller test finds a unit root in the training
+        series (needs statsmodels; the largest count over the training series and
+        channels is used).  The first ``n_diffs`` steps of a series score 0.
     contamination : "auto" or float in (0, 0.5], default="auto"
         How the threshold is set from the training scores (the first
         ``ma_window + 1`` of each series left out): "auto" is TS2Vec's
@@ -115,14 +116,14 @@ class EmbeddingAnomalyDetector(StrictParamsMixin, OutlierMixin, BaseEstimator):
     >>> from sslts import TS2VecTransformer
     >>> t = np.arange(400)
     >>> x = np.sin(2 * np.pi * t / 25) + 0.05 * np.random.default_rng(0).normal(size=400)
-    >>> x[300] += 3.0  # a spike
+    >>> x[300:306] += 0.8 * np.array([1, -1, 1, -1, 1, -1])  # a burst of jitter
     >>> enc = TS2VecTransformer(output_dims=8, hidden_dims=8, depth=2, n_iters=10,
     ...                         device="cpu", random_state=0)
     >>> det = EmbeddingAnomalyDetector(enc, padding=30).fit(x[:200])
     >>> det.score_samples(x).shape
     (400,)
-    >>> int(np.argmax(det.score_samples(x)))
-    300
+    >>> int(np.argmax(det.score_samples(x)))  # inside the burst
+    301
     >>> flagged = np.flatnonzero(det.predict(x) == -1)
     >>> flagged[flagged >= 200]  # the steps flagged after the training part
     array([300])
@@ -147,7 +148,7 @@ class EmbeddingAnomalyDetector(StrictParamsMixin, OutlierMixin, BaseEstimator):
         *,
         padding=200,
         ma_window=21,
-        n_diffs=1,
+        n_diffs=2,
         contamination="auto",
         beta=4.0,
         threshold=None,

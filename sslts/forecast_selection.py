@@ -9,9 +9,11 @@ validation origins best (:func:`fit_head`), built from the pieces of
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral
 
 import numpy as np
+from scipy.linalg import LinAlgWarning
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import train_test_split
 
@@ -93,7 +95,8 @@ def head_candidates(baseline: str | None, season: int | None, lags: int,
     lags : int
         Recent values given to the head (:func:`head_inputs`).
     use_embedding : "auto" or bool
-        Whether the head reads the embedding; ``"auto"`` tries both.
+        Whether the head reads the embedding; ``"auto"`` tries both (with lags; without
+        them it reads the embedding).
 
     Returns
     -------
@@ -103,6 +106,8 @@ def head_candidates(baseline: str | None, season: int | None, lags: int,
     --------
     >>> head_candidates(None, None, 0, True)
     [(None, True)]
+    >>> head_candidates("last_value", None, 0, "auto")
+    [('last_value', True)]
     >>> head_candidates("auto", 24, 24, "auto")  # doctest: +NORMALIZE_WHITESPACE
     [('last_value', True), ('last_value', False),
      ('seasonal_naive', True), ('seasonal_naive', False)]
@@ -110,14 +115,14 @@ def head_candidates(baseline: str | None, season: int | None, lags: int,
     if baseline == "seasonal_naive" and season is None:
         raise ValueError("baseline='seasonal_naive' needs the season (in steps); pass "
                          "season=..., e.g. 24 for a daily cycle of hourly data.")
-    without = isinstance(use_embedding, str) or not use_embedding
-    if without and not lags:
-        raise ValueError(f"use_embedding={use_embedding!r} needs lags > 0: without the "
-                         "embedding a head reads the lags alone; pass lags > 0 or "
-                         "use_embedding=True.")
+    if not use_embedding and not lags:
+        raise ValueError("use_embedding=False needs lags > 0: without the embedding a "
+                         "head reads the lags alone; pass lags > 0 or use_embedding=True.")
     kinds = [baseline] if baseline != "auto" else (
         ["last_value"] + (["seasonal_naive"] if season else []))
-    embeds = [True, False] if isinstance(use_embedding, str) else [bool(use_embedding)]
+    # "auto" without lags has nothing to validate the embedding against
+    embeds = [True, False] if isinstance(use_embedding, str) and lags else [
+        bool(use_embedding)]
     return [(kind, embed) for kind in kinds for embed in embeds]
 
 
@@ -212,4 +217,8 @@ def fit_head(features, targets, horizon: int, train, valid, *, candidates=((None
     X, Y = rows(kind, embed, every) if refit else fitting
     if len(X) > max_samples:
         X, _, Y, _ = train_test_split(X, Y, train_size=max_samples, random_state=0)
-    return Ridge(alpha=alpha).fit(X, Y), alpha, kind, embed
+    with warnings.catch_warnings():
+        # Lags are collinear, so a validated small penalty leaves the Gram matrix near
+        # singular (rcond ~1e-7): harmless in float64, and not the user's to act on.
+        warnings.simplefilter("ignore", LinAlgWarning)
+        return Ridge(alpha=alpha).fit(X, Y), alpha, kind, embed

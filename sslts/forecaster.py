@@ -22,19 +22,21 @@ __all__ = ["EmbeddingForecaster"]
 class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
     """Forecast the next steps of series from the causal embedding of their last step.
 
-    TS2Vec's forecasting protocol as an estimator: a self-supervised encoder is fitted
-    on the series (covariates, if any, are extra input channels before the targets);
-    every timestamp ``t`` is represented by the embedding of the last step of its
-    causal window ``[t - padding, t]``, and for each horizon ``H`` a ridge regression
-    maps that embedding to the next ``H`` values of the targets.  The ridge penalty
-    is chosen on a validation tail held out from every series, by RMSE + MAE.
+    TS2Vec's forecasting protocol as an estimator, made robust: a self-supervised
+    encoder is fitted on the series (covariates, if any, are extra input channels
+    before the targets); every timestamp ``t`` is represented by the embedding of the
+    last step of its causal window ``[t - padding, t]``, and for each horizon ``H`` a
+    ridge regression maps that embedding to the next ``H`` values of the targets.
+    The ridge penalty is chosen on a validation tail held out from every series, by
+    RMSE + MAE.
 
-    Opt-in, each head can be anchored on a naive forecast (``baseline``): it then
-    learns the correction to that forecast, and the naive forecast alone (no head) is
-    one of the candidates validated on the tail, so a head is kept only where it
-    scores better there.  ``lags`` adds the recent values to the heads' inputs, and
-    ``use_embedding`` can leave the embedding out.  The defaults are TS2Vec's
-    protocol.
+    By default each head is anchored on the last value (``baseline``): it learns the
+    correction to that naive forecast from the embedding and the recent values
+    (``lags``, the encoder's window by default), and three candidates are validated
+    on the tail for every horizon: the head on both, the head on the recent values
+    alone (a ridge on raw lags) and the naive forecast itself; the best one there is
+    kept.  ``baseline=None, lags=0, use_embedding=True`` is TS2Vec's protocol
+    exactly.
 
     Parameters
     ----------
@@ -52,7 +54,7 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
     valid_size : int or float, default=0.2
         The validation tail of every series: a number of steps, or a fraction of the
         series length.  The encoder and the heads are fitted on the part before it.
-    baseline : {"last_value", "seasonal_naive", "auto"} or None, default=None
+    baseline : {"last_value", "seasonal_naive", "auto"} or None, default="auto"
         None: the heads predict the values themselves (TS2Vec's protocol).
         Otherwise the naive forecast each head corrects: ``"last_value"`` repeats
         the last value, ``"seasonal_naive"`` the values one ``season`` earlier,
@@ -63,15 +65,17 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
     season : int, default=None
         Period of ``"seasonal_naive"`` in steps (24 for a daily cycle of hourly
         data); ignored by the other baselines.
-    lags : int, default=0
+    lags : int or "padding", default="padding"
         Also give the heads the ``lags`` values of every target before the last one,
         relative to it (``y[t - k] - y[t]``: their shape, not their level), beside
         the embedding; forecasts then start ``lags`` steps into a series.
-    use_embedding : "auto" or bool, default=True
+        "padding": as many as the encoder's window holds (``lags_ = padding``), so
+        that the heads read the same past raw and embedded.
+    use_embedding : "auto" or bool, default="auto"
         Whether the heads read the embedding (the encoder is fitted either way).
-        False: the heads read the lags alone; "auto" validates, per horizon, a head
-        on the embedding and the lags against a head on the lags alone.  Both need
-        ``lags > 0``.
+        False: the heads read the lags alone (needs ``lags > 0``); "auto" validates,
+        per horizon, a head on the embedding and the lags against a head on the lags
+        alone (with ``lags=0`` the heads read the embedding).
     alphas : sequence of float, default=sslts.evaluation.RIDGE_ALPHAS
         Candidate ridge penalties.
     refit : bool, default=True
@@ -91,6 +95,8 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         The fitted encoder.
     horizons_ : tuple of int
         Fitted horizons, increasing.
+    lags_ : int
+        The number of lags the heads read.
     heads_ : dict of int to Ridge or None
         The head of each horizon; its output is ``(horizon, n_targets)`` flattened
         (the correction to ``baselines_[h]`` when there is one).  None: the naive
@@ -156,7 +162,7 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
                        Interval(Real, 0, 1, closed="neither")],
         "baseline": [StrOptions({"last_value", "seasonal_naive", "auto"}), None],
         "season": [Interval(Integral, 1, None, closed="left"), None],
-        "lags": [Interval(Integral, 0, None, closed="left")],
+        "lags": [Interval(Integral, 0, None, closed="left"), StrOptions({"padding"})],
         "use_embedding": [StrOptions({"auto"}), "boolean"],
         "alphas": ["array-like"],
         "refit": ["boolean"],
@@ -172,10 +178,10 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         horizon=24,
         padding=200,
         valid_size=0.2,
-        baseline=None,
+        baseline="auto",
         season=None,
-        lags=0,
-        use_embedding=True,
+        lags="padding",
+        use_embedding="auto",
         alphas=RIDGE_ALPHAS,
         refit=True,
         standardize=True,
@@ -200,7 +206,8 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         """
         self._validate_params()
         horizons, alphas = check_horizons(self.horizon), check_alphas(self.alphas)
-        candidates = head_candidates(self.baseline, self.season, self.lags, self.use_embedding)
+        self.lags_ = self.padding if self.lags == "padding" else int(self.lags)
+        candidates = head_candidates(self.baseline, self.season, self.lags_, self.use_embedding)
         targets, self._fit_kind = as_series_list(y, "y", owner=self)
         covariates = self._covariates(X, targets, fitting=True)
         ends = [self._fit_end(len(t), horizons[-1]) for t in targets]
@@ -209,19 +216,19 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         self.encoder_ = fit_encoder(self.encoder, [x[:end] for x, end in zip(inputs, ends)])
         features = [self._embed(x) for x in inputs]
         scaled = [(t - self.target_mean_) / self.target_scale_ for t in targets]
-        first = max(self.padding, self.lags)  # earlier windows are mostly padding
+        first = max(self.padding, self.lags_)  # earlier windows are mostly padding
         self.heads_, self.alphas_, self.baselines_, self.uses_embedding_ = {}, {}, {}, {}
         for h in horizons:
             (self.heads_[h], self.alphas_[h], self.baselines_[h], self.uses_embedding_[h]) = \
                 fit_head(features, scaled, h, [(first, e - h) for e in ends],
                          [(e, len(t) - h) for t, e in zip(targets, ends)],
                          candidates=candidates, alphas=alphas, season=self.season,
-                         lags=self.lags, refit=self.refit, max_samples=self.max_samples)
+                         lags=self.lags_, refit=self.refit, max_samples=self.max_samples)
         self.horizons_ = tuple(horizons)
         self.last_embedding_ = np.stack([f[-1] for f in features])
         # the steps that the naive forecasts and the lags read
         uses_season = self.baseline in ("seasonal_naive", "auto") and self.season
-        size = max(self.lags + 1, self.season if uses_season else 1)
+        size = max(self.lags_ + 1, self.season if uses_season else 1)
         self.last_targets_ = np.stack([self._memory_window(t, size) for t in scaled])
         self.n_features_in_ = targets[0].shape[1]
         return self
@@ -333,7 +340,7 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         """End of the part before the validation tail of a series of ``length`` steps."""
         tail = self.valid_size if isinstance(self.valid_size, Integral) else int(
             round(self.valid_size * length))
-        end, skip = length - tail, max(self.padding, self.lags)
+        end, skip = length - tail, max(self.padding, self.lags_)
         if tail < longest + 1 or end < skip + longest + 1:
             raise ValueError(
                 f"A series of {length} sample(s) (time steps) is too short: the validation tail "
@@ -410,7 +417,7 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         if shortest < size:
             raise ValueError(
                 f"y holds a history of {shortest} step(s); the heads read the last {size} "
-                f"(lags={self.lags}, baseline={self.baseline!r}, season={self.season}). "
+                f"(lags={self.lags_}, baseline={self.baseline!r}, season={self.season}). "
                 "Pass longer histories."
             )
 
@@ -454,7 +461,7 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
             ends = np.cumsum([len(o) for _, o in series])
             inputs = np.concatenate([
                 head_inputs(features[b - len(o) : b] if self.uses_embedding_[h] else None,
-                            s, o, self.lags) for (s, o), b in zip(series, ends)])
+                            s, o, self.lags_) for (s, o), b in zip(series, ends)])
             # one predict over the complete rows (the paper's head is not asked for NaN)
             valid = ~np.isnan(inputs).any(axis=1)
             out[~valid] = np.nan

@@ -179,18 +179,18 @@ class EmbeddingForecaster(BaseForecaster):
         Past steps of each causal window.
     valid_size : int or float, default=0.2
         Validation tail of ``y`` (steps, or a fraction) that picks the ridge penalty.
-    baseline : {"last_value", "seasonal_naive", "auto"} or None, default=None
+    baseline : {"last_value", "seasonal_naive", "auto"} or None, default="auto"
         None: the head forecasts the values (TS2Vec's protocol).  Otherwise the naive
         forecast the head corrects; the naive forecast alone is one of the validated
         candidates.
     season : int, default=None
         Period of ``"seasonal_naive"`` in steps.
-    lags : int, default=0
+    lags : int or "padding", default="padding"
         Also give the head the ``lags`` values of ``y`` before the last one, relative
-        to it, beside the embedding.
-    use_embedding : "auto" or bool, default=True
-        Whether the head reads the embedding (False: the lags alone; "auto":
-        validated against the lags alone; both need ``lags > 0``).
+        to it, beside the embedding ("padding": as many as the encoder's window).
+    use_embedding : "auto" or bool, default="auto"
+        Whether the head reads the embedding (False: the lags alone, needs
+        ``lags > 0``; "auto": validated against the lags alone).
     alphas : sequence of float, default=sslts.evaluation.RIDGE_ALPHAS
         Candidate ridge penalties.
     refit : bool, default=True
@@ -268,10 +268,10 @@ class EmbeddingForecaster(BaseForecaster):
         encoder=None,
         padding: int = 200,
         valid_size: int | float = 0.2,
-        baseline: str | None = None,
+        baseline: str | None = "auto",
         season: int | None = None,
-        lags: int = 0,
-        use_embedding: str | bool = True,
+        lags: int | str = "padding",
+        use_embedding: str | bool = "auto",
         alphas=RIDGE_ALPHAS,
         refit: bool = True,
         standardize: bool = True,
@@ -338,7 +338,7 @@ class EmbeddingForecaster(BaseForecaster):
         return self
 
     def _width(self) -> int:
-        return max(self.padding + 1, self.lags + 1, self.season or 1)
+        return max(self.padding + 1, self.forecaster_.lags_ + 1, self.season or 1)
 
     def _predict(self, fh: ForecastingHorizon, X: pd.DataFrame | None = None) -> pd.DataFrame:
         # X (future covariates) is not used: the forecasts depend on the history only.

@@ -34,10 +34,15 @@ def seasonal(n_timestamps=160, n_channels=1, seed=0):
     return np.sin(2 * np.pi * t / 12 + phase) + 0.1 * rng.normal(size=(n_timestamps, n_channels))
 
 
+TS2VEC_HEADS = {"baseline": None, "lags": 0, "use_embedding": True}
+"""TS2Vec's protocol: a ridge on the embedding alone, not anchored on a naive forecast."""
+
+
 @pytest.fixture(scope="module")
 def fitted():
     y = seasonal(160, 2)
-    return EmbeddingForecaster(tiny_encoder(), horizon=(3, 6), padding=8, valid_size=40).fit(y), y
+    return EmbeddingForecaster(tiny_encoder(), horizon=(3, 6), padding=8, valid_size=40,
+                               **TS2VEC_HEADS).fit(y), y
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +108,7 @@ def test_matches_the_papers_protocol_on_ett(shared_data):
     expected = evaluate_forecasting(enc, ds, padding=12, fit=False)
     k = ds.n_covariates
     fc = EmbeddingForecaster(FrozenEstimator(enc), horizon=(4, 9), padding=12, valid_size=150,
-                             baseline=None, refit=False, standardize=False)
+                             refit=False, standardize=False, **TS2VEC_HEADS)
     fc.fit(data[0, :550, k:], X=data[0, :550, :k])
     history = slice(550 - 12, 700)  # the test part and the context of its first window
     for h in (4, 9):
@@ -116,13 +121,13 @@ def test_matches_the_papers_protocol_on_ett(shared_data):
 
 
 @pytest.mark.parametrize("refit", [True, False])
-def test_the_default_heads_are_ts2vecs_bit_for_bit(fitted, refit):
-    """baseline=None (the default): heads, penalties and forecasts of TS2Vec's rule as
+def test_ts2vec_heads_are_ts2vecs_bit_for_bit(fitted, refit):
+    """TS2VEC_HEADS: heads, penalties and forecasts of TS2Vec's rule as
     sslts.evaluation runs it (forecast_samples rows, fit_ridge), equal to the bit."""
     enc = fitted[0].encoder_
     ys = [seasonal(160, 2, seed=1), seasonal(130, 2, seed=2)]
     fc = EmbeddingForecaster(FrozenEstimator(enc), horizon=(3, 6), padding=8, valid_size=40,
-                             refit=refit).fit(ys)
+                             refit=refit, **TS2VEC_HEADS).fit(ys)
     scaled = [(y - fc.target_mean_) / fc.target_scale_ for y in ys]
     feats = [causal_encode(enc, s[None], padding=8)[0] for s in scaled]
 
@@ -146,14 +151,30 @@ def test_the_default_heads_are_ts2vecs_bit_for_bit(fitted, refit):
         np.testing.assert_array_equal(fc.predict(h), np.stack([e[-1] for e in expected]))
 
 
-def test_the_defaults_are_ts2vecs_protocol():
-    params = EmbeddingForecaster().get_params()
-    assert (params["baseline"], params["lags"], params["use_embedding"]) == (None, 0, True)
-    pytest.importorskip("sktime")
-    from sslts.sktime import EmbeddingForecaster as SktimeForecaster
+def test_the_default_validates_the_naive_forecast_and_the_lags(fitted):
+    """Defaults: last value, a head on embedding + lags, a head on the lags alone,
+    validated per horizon, with as many lags as the encoder's window."""
+    for est in (EmbeddingForecaster(), *_sktime_forecaster()):
+        params = est.get_params()
+        assert (params["baseline"], params["lags"], params["use_embedding"]) == (
+            "auto", "padding", "auto")
+    y = seasonal(160, 2, seed=3)
+    fc = EmbeddingForecaster(FrozenEstimator(fitted[0].encoder_), horizon=(3, 6), padding=8,
+                             valid_size=40).fit(y)
+    assert fc.lags_ == 8 and set(fc.baselines_.values()) == {"last_value"}
+    same = EmbeddingForecaster(FrozenEstimator(fitted[0].encoder_), horizon=(3, 6), padding=8,
+                               valid_size=40, baseline="last_value", lags=8,
+                               use_embedding="auto").fit(y)
+    np.testing.assert_array_equal(fc.rolling_predict(y, horizon=6),
+                                  same.rolling_predict(y, horizon=6))
 
-    params = SktimeForecaster().get_params()
-    assert (params["baseline"], params["lags"], params["use_embedding"]) == (None, 0, True)
+
+def _sktime_forecaster():
+    try:
+        from sslts.sktime import EmbeddingForecaster as SktimeForecaster
+    except ImportError:
+        return ()
+    return (SktimeForecaster(),)
 
 
 @pytest.mark.parametrize("kind, season", [("last_value", None), ("seasonal_naive", 1),
@@ -345,10 +366,12 @@ def test_forecasts_beat_the_training_mean():
     truth = np.stack([y[t + 1 : t + 7] for t in rows])
     mse = np.mean((pred[rows] - truth) ** 2)
     assert mse < 0.3 * np.mean((truth - y[:240].mean()) ** 2)
-    # score: minus the MSE of the rolling forecasts of the held-out series.
+    # score: minus the MSE of the rolling forecasts of the held-out series (from the
+    # first step whose lags are observed).
     part = y[200:]
     own = fc.rolling_predict(part)
-    errors = [own[t] - part[t + 1 : t + 7] for t in range(len(part) - 6)]
+    assert fc.lags_ == 24 and np.isnan(own[: fc.lags_]).all() == (fc.heads_[6] is not None)
+    errors = [own[t] - part[t + 1 : t + 7] for t in range(fc.lags_, len(part) - 6)]
     assert fc.score(part) == pytest.approx(-np.mean(np.square(errors)))
 
 
@@ -419,8 +442,8 @@ def test_fit_does_not_modify_its_input():
         ({"lags": -1}, None, "lags"),
         ({"lags": True}, None, "lags"),
         ({"lags": 60}, None, "too short"),
-        ({"use_embedding": False}, None, "needs lags > 0"),
-        ({"use_embedding": "auto"}, None, "needs lags > 0"),
+        ({"use_embedding": False, "lags": 0}, None, "needs lags > 0"),
+        ({"lags": "all"}, None, "lags"),
         ({"use_embedding": "yes"}, None, "use_embedding"),
         ({}, np.zeros((3, 0)), "feature"),
     ],
@@ -445,7 +468,7 @@ def test_predict_checks_the_horizon_and_channels(fitted):
 def test_a_frozen_encoder_is_not_refitted(fitted):
     fc, y = fitted
     frozen = EmbeddingForecaster(FrozenEstimator(fc.encoder_), horizon=(3, 6), padding=8,
-                                 valid_size=40).fit(y)
+                                 valid_size=40, **TS2VEC_HEADS).fit(y)
     assert frozen.encoder_.n_iter_ == fc.encoder_.n_iter_
     np.testing.assert_allclose(frozen.predict(), fc.predict(), rtol=1e-5, atol=1e-6)
 

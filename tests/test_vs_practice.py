@@ -229,8 +229,9 @@ def test_forecasting_runs_on_a_cut_of_etth1(shared_data, tmp_path):
     assert all(float(r["mse"]) > 0 for r in rows)
     # the heads' options are named even at their defaults
     params = [json.loads(r["params"]) for r in rows if r["arm"] == "fc"]
-    assert params and all(tuple(p[k] for k in forecasting.HEAD_OPTIONS) == (None, None, 0, True)
-                          for p in params)
+    assert params and all(tuple(p[k] for k in forecasting.HEAD_OPTIONS) == (
+        "auto", None, "padding", "auto") for p in params)
+    assert report.default_head_arms(rows) == {"fc"}
 
 
 # ---------------------------------------------------------------- anomaly
@@ -370,3 +371,16 @@ def test_the_page_records_the_command_without_this_machines_folders(tmp_path):
     page = (tmp_path / "vs_practice_anomaly.md").read_text()
     assert "--data-home DATA_HOME --out OUT" in page
     assert str(tmp_path) not in page
+
+
+def test_the_default_forecaster_arm_is_found_from_its_recorded_head_options():
+    def row(arm, **params):
+        return {"arm": arm, "params": json.dumps(params)}
+
+    heads = {"baseline": "auto", "season": None, "use_embedding": "auto"}
+    rows = [row("explicit", lags=200, **heads),  # the default padding, in steps
+            row("named", lags="padding", padding=24, **heads),
+            row("short", lags=24, **heads),  # fewer lags than the window
+            row("paper", baseline=None, season=None, lags=0, use_embedding=True),
+            row("lag_ridge", lags=200, **heads)]  # a baseline arm is never the default
+    assert report.default_head_arms(rows) == {"explicit", "named"}

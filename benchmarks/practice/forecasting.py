@@ -260,7 +260,7 @@ def run_embedding(ds, params, seed, covariates: bool, shared=None) -> list[dict]
     start = time.perf_counter()
     model.fit(data[: ds.valid.stop, k:], X=cov(data[: ds.valid.stop]))
     fit_seconds = time.perf_counter() - start + (shared.fit_time_ if shared else 0.0)
-    first = ds.test.start - max(model.padding, model.lags, model.season or 0)
+    first = ds.test.start - max(model.padding, model.lags_, model.season or 0)
     history = data[first : ds.test.stop]
     start = time.perf_counter()
     rolled = model.rolling_predict(history[:, k:], X=cov(history), horizon=list(ds.horizons))

@@ -340,7 +340,8 @@ def default_head_arms(rows: list[dict]) -> set[str]:
 
     Rows name their heads' options (``baseline``, ``season``, ``lags``,
     ``use_embedding``) in ``params``, so a page rendered after a change of defaults
-    still marks the arm a user now gets.
+    still marks the arm a user now gets; lags equal to the row's padding count as
+    ``lags="padding"``.
     """
     import json
 
@@ -348,9 +349,16 @@ def default_head_arms(rows: list[dict]) -> set[str]:
 
     from .forecasting import HEAD_OPTIONS
 
-    wanted = {k: EmbeddingForecaster().get_params()[k] for k in HEAD_OPTIONS}
+    defaults = EmbeddingForecaster().get_params()
+
+    def options(params: dict) -> tuple:
+        padding = params.get("padding", defaults["padding"])
+        return tuple("padding" if k == "lags" and params.get(k) == padding else params.get(k)
+                     for k in HEAD_OPTIONS)
+
+    wanted = options({k: defaults[k] for k in HEAD_OPTIONS})
     return {r["arm"] for r in rows if r["arm"] not in BASELINE_ARMS and r.get("params")
-            and all(json.loads(r["params"]).get(k) == v for k, v in wanted.items())}
+            and options(json.loads(r["params"])) == wanted}
 
 
 def _forecast_cost_lines(ok) -> list[str]:
