@@ -29,12 +29,11 @@ repository runs the paper's configuration.
 # covariates (minute, hour, weekday, ...) before the target channels.
 import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.frozen import FrozenEstimator
 
 from sslts import TS2VecTransformer
 from sslts.datasets import fetch_ett
 from sslts.evaluation import load_ett
-from sklearn.frozen import FrozenEstimator
-
 from sslts.forecaster import EmbeddingForecaster
 
 etth1 = load_ett("ETTh1", fetch_ett("ETTh1"), univariate=True)

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC
+
 from sslts import TS2VecTransformer, load_dataset
 from sslts.base import BaseSSLTransformer, store_init_arguments
 from sslts.callbacks import History
