@@ -49,7 +49,9 @@ fig.tight_layout()
 # The anomaly is a burst of jitter on a smooth, periodic signal.  Differencing the
 # series once (``n_diffs=1``, the preprocessing TS2Vec's scripts apply to
 # non-stationary series) makes it stand out; on the raw values neither the
-# embeddings nor the simple baselines of ``benchmarks/anomaly.py`` find it.  Scores
+# embeddings nor the simple baselines of ``benchmarks/anomaly.py`` find it.  (The
+# detector's default, two differences, ranks it higher still: see the user guide's
+# "When to use sslts".)  Scores
 # of a step use only its past, so the whole series is scored in one pass and the
 # test part read off.
 encoder = TS2VecTransformer(output_dims=16, hidden_dims=16, depth=3, n_iters=10,
