@@ -20,7 +20,7 @@ are rewritten.  Usage::
     python -m benchmarks.vs_practice --task classification --extra-hours 10
     python -m benchmarks.vs_practice --task forecasting --datasets ETTh1 --settings univariate
     python -m benchmarks.vs_practice --task forecasting \\
-        --forecaster "forecaster" "ridge_only:encoder__n_iters=50"
+        --forecaster "forecaster" "short:encoder__n_iters=50,lags=24"
     python -m benchmarks.vs_practice --task anomaly --detector detector "raw:n_diffs=0"
     python -m benchmarks.vs_practice --task classification --quick --out /tmp/vsp  # smoke
     python -m benchmarks.vs_practice --task classification --report-only

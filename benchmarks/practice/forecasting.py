@@ -9,13 +9,14 @@ Protocol (TS2Vec's, as :func:`sslts.evaluation.load_ett` prepares the data)
   forecasts steps ``t + 1 .. t + H`` (the same origins for every arm and horizon ``H``).
 - Arms:
 
-  * ``EmbeddingForecaster`` as a user gets it (defaults, ``TS2VecTransformer``
-    encoder seeded per run), fitted on train + validation months with
-    ``valid_size`` = the validation months and the calendar covariates as input
-    channels; extra constructor arguments (``encoder__n_iters=...``,
-    ``baseline=last_value``) from the command line.  Every row's ``params`` names
-    the heads' options (``baseline``, ``season``, ``lags``, ``use_embedding``)
-    whether or not they are the defaults;
+  * ``EmbeddingForecaster`` arms (``TS2VecTransformer`` encoder seeded per run),
+    fitted on train + validation months with ``valid_size`` = the validation
+    months and the calendar covariates as input channels; each arm's constructor
+    arguments (``lags=200``, ``baseline=None``, ``encoder__n_iters=...``) come from
+    the command line, and arms with the same encoder arguments share one fitted
+    encoder per seed.  Every row's ``params`` names the heads' options
+    (``baseline``, ``season``, ``lags``, ``use_embedding``) whether or not they are
+    the defaults, and ``uses_embedding`` what each horizon's validation chose;
   * last value: every step ahead repeats ``y_t``;
   * seasonal naive: step ``j`` ahead repeats the value one day earlier
     (``y_{t + j - s ceil(j / s)}``, ``s`` = 24 hourly, 96 every 15 minutes);

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import platform
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["classification_summary", "header", "latest", "mean_std", "render_anomaly",
-           "render_classification", "render_forecasting"]
+__all__ = ["classification_summary", "default_head_arms", "header", "latest", "mean_std",
+           "render_anomaly", "render_classification", "render_forecasting"]
 
 
 def latest(rows: list[dict], key) -> list[dict]:
@@ -287,7 +288,7 @@ def render_forecasting(rows: list[dict], out: Path, command: str,
     cells = defaultdict(lambda: defaultdict(list))
     for r in ok:
         cells[r["dataset"], r["setting"]][r["arm"], int(r["horizon"])].append(r)
-    summary_body = []
+    summary_body, defaults = [], default_head_arms(ok)
     for (name, setting), block in cells.items():
         arms = _ordered(a for a, _ in block)
         horizons = sorted({h for _, h in block})
@@ -305,7 +306,6 @@ def render_forecasting(rows: list[dict], out: Path, command: str,
                for a in arms}
         naive = min((mse[a] for a in ("last_value", "seasonal_naive") if a in mse),
                     default=np.nan)
-        defaults = default_head_arms(ok)
         for a in arms:
             if a in BASELINE_ARMS:
                 continue
@@ -342,9 +342,15 @@ def default_head_arms(rows: list[dict]) -> set[str]:
     ``use_embedding``) in ``params``, so a page rendered after a change of defaults
     still marks the arm a user now gets; lags equal to the row's padding count as
     ``lags="padding"``.
-    """
-    import json
 
+    Examples
+    --------
+    >>> heads = {"baseline": "auto", "season": None, "use_embedding": "auto"}
+    >>> rows = [{"arm": "a", "params": json.dumps({**heads, "lags": 200})},
+    ...         {"arm": "b", "params": json.dumps({**heads, "lags": 24})}]
+    >>> default_head_arms(rows)
+    {'a'}
+    """
     from sslts import EmbeddingForecaster
 
     from .forecasting import HEAD_OPTIONS
