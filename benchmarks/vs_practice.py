@@ -52,14 +52,13 @@ FORECASTER_ARMS = (
     "ts2vec_heads:baseline=None,lags=0,use_embedding=True",
     "validated_lags200:baseline=auto,lags=200,use_embedding=auto",
     "validated_lags336:baseline=auto,lags=336,use_embedding=auto",
-    "lags_only:baseline=auto,lags=200,use_embedding=False,encoder__n_iters=1",
+    "lags_only:baseline=auto,lags=200,use_embedding=False",
 )
 """The forecaster's head options side by side (one encoder per seed serves the first
 three): TS2Vec's ridge on the embedding; the validated choice among the last value and
 heads on the embedding and/or recent values, with the encoder's window (the default
 padding, 200 steps) or DLinear's 336 steps of lags; and heads on the recent values
-alone, which never read the embedding (so a one-step encoder stands in for the full one
-and its fit seconds are not a user's)."""
+alone (the default), which fit no encoder and read no covariates."""
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -31,18 +32,22 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
     RMSE + MAE.
 
     By default each head is anchored on the last value (``baseline``): it learns the
-    correction to that naive forecast from the embedding and the recent values
-    (``lags``, the encoder's window by default), and three candidates are validated
-    on the tail for every horizon: the head on both, the head on the recent values
-    alone (a ridge on raw lags) and the naive forecast itself; the best one there is
-    kept.  ``baseline=None, lags=0, use_embedding=True`` is TS2Vec's protocol
-    exactly.
+    correction to that naive forecast from the recent values (``lags``, the encoder's
+    window by default), and the naive forecast itself is a validated candidate.  The
+    embedding is read with ``use_embedding=True``, or with ``"auto"``, which validates
+    per horizon the head on the embedding and the lags against the head on the lags
+    alone.  The default leaves the embedding out, and then fits no encoder: on the ETT
+    benchmarks the heads on the lags alone forecast best in every setting, while heads
+    reading the embedding often won on the validation tail and lost on the later test
+    months (see the user guide's "When to use sslts").
+    ``baseline=None, lags=0, use_embedding=True`` is TS2Vec's protocol exactly.
 
     Parameters
     ----------
     encoder : sslts estimator, default=None
         The self-supervised encoder; a clone is fitted on the part of the series
-        before the validation tail.  A fitted encoder wrapped in
+        before the validation tail when the heads may read its embedding
+        (``use_embedding`` True or "auto").  A fitted encoder wrapped in
         :class:`sklearn.frozen.FrozenEstimator` is used as it is.  It must encode at
         ``level="timestamp"``.  None uses ``TS2VecTransformer()``.
     horizon : int or sequence of int, default=24
@@ -71,11 +76,12 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         the embedding; forecasts then start ``lags`` steps into a series.
         "padding": as many as the encoder's window holds (``lags_ = padding``), so
         that the heads read the same past raw and embedded.
-    use_embedding : "auto" or bool, default="auto"
-        Whether the heads read the embedding (the encoder is fitted either way).
-        False: the heads read the lags alone (needs ``lags > 0``); "auto" validates,
-        per horizon, a head on the embedding and the lags against a head on the lags
-        alone (with ``lags=0`` the heads read the embedding).
+    use_embedding : "auto" or bool, default=False
+        Whether the heads read the embedding.  False: the heads read the lags alone
+        (needs ``lags > 0``); the encoder is then not fitted and covariates are not
+        used, since they reach the heads only through the embedding.  "auto"
+        validates, per horizon, a head on the embedding and the lags against a head
+        on the lags alone (with ``lags=0`` the heads read the embedding).
     alphas : sequence of float, default=sslts.evaluation.RIDGE_ALPHAS
         Candidate ridge penalties.
     refit : bool, default=True
@@ -91,8 +97,8 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
 
     Attributes
     ----------
-    encoder_ : sslts estimator
-        The fitted encoder.
+    encoder_ : sslts estimator or None
+        The fitted encoder; None with ``use_embedding=False``.
     horizons_ : tuple of int
         Fitted horizons, increasing.
     lags_ : int
@@ -109,7 +115,7 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         Whether each head reads the embedding (False: the lags alone, or no head).
     last_embedding_ : ndarray of shape (n_series, n_features)
         Embedding of the last step of every training series (for :meth:`predict`
-        without ``y``).
+        without ``y``); ``n_features`` is 0 without an encoder.
     last_targets_ : ndarray of shape (n_series, n_memory, n_targets)
         The last standardised target values of every training series that the
         naive forecasts and the lags read (NaN-padded on the left).
@@ -147,10 +153,25 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
     >>> y = np.sin(2 * np.pi * t / 24)
     >>> enc = TS2VecTransformer(output_dims=8, hidden_dims=8, depth=2, n_iters=5,
     ...                         device="cpu", random_state=0)
-    >>> fc = EmbeddingForecaster(enc, horizon=12, padding=30, valid_size=60).fit(y)
-    >>> fc.predict().shape
-    (12,)
-    >>> bool(np.abs(fc.predict() - np.sin(2 * np.pi * np.arange(300, 312) / 24)).max() < 0.3)
+    >>> truth = np.sin(2 * np.pi * np.arange(300, 312) / 24)
+
+    By default the heads read the last 30 values (``lags="padding"``) and no
+    encoder is fitted:
+
+    >>> fc = EmbeddingForecaster(horizon=12, padding=30, valid_size=60).fit(y)
+    >>> fc.predict().shape, fc.encoder_
+    ((12,), None)
+    >>> bool(np.abs(fc.predict() - truth).max() < 0.3)
+    True
+
+    With an encoder, ``use_embedding="auto"`` validates the heads that read its
+    embedding against those that do not:
+
+    >>> fc = EmbeddingForecaster(enc, horizon=12, padding=30, valid_size=60,
+    ...                          use_embedding="auto").fit(y)
+    >>> fc.encoder_.n_iter_, fc.last_embedding_.shape
+    (5, (1, 8))
+    >>> bool(np.abs(fc.predict() - truth).max() < 0.3)
     True
     """
 
@@ -181,7 +202,7 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         baseline="auto",
         season=None,
         lags="padding",
-        use_embedding="auto",
+        use_embedding=False,
         alphas=RIDGE_ALPHAS,
         refit=True,
         standardize=True,
@@ -191,7 +212,7 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         store_init_arguments(self, locals())
 
     def fit(self, y, X=None):
-        """Fit the encoder and one ridge head per horizon.
+        """Fit the encoder (when the heads may read it) and one ridge head per horizon.
 
         Parameters
         ----------
@@ -213,7 +234,20 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         ends = [self._fit_end(len(t), horizons[-1]) for t in targets]
         self._set_scaling(targets, covariates, ends)
         inputs = [self._inputs(t, c) for t, c in zip(targets, covariates)]
-        self.encoder_ = fit_encoder(self.encoder, [x[:end] for x, end in zip(inputs, ends)])
+        if any(embed for _, embed in candidates):
+            self.encoder_ = fit_encoder(self.encoder, [x[:end] for x, end in zip(inputs, ends)])
+        else:
+            self.encoder_ = None
+            unused = ([f"X ({self.n_covariates_} covariate channel(s))"]
+                      if self.n_covariates_ else []) + (
+                ["the encoder"] if self.encoder is not None else [])
+            if unused:
+                # Covariates reach the heads only through the embedding.
+                warnings.warn(
+                    f"{' and '.join(unused)} will not be used: with use_embedding=False "
+                    "the heads read the lags alone and no encoder is fitted. Pass "
+                    "use_embedding='auto' (validated per horizon) or True to read the "
+                    "embedding.", UserWarning, stacklevel=2)
         features = [self._embed(x) for x in inputs]
         scaled = [(t - self.target_mean_) / self.target_scale_ for t in targets]
         first = max(self.padding, self.lags_)  # earlier windows are mostly padding
@@ -391,12 +425,16 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
                                (targets - self.target_mean_) / self.target_scale_], axis=1)
 
     def _embed(self, inputs: np.ndarray) -> np.ndarray:
-        """Causal embedding of every step of one series, (T, D)."""
+        """Causal embedding of every step of one series, (T, D); D = 0 without encoder."""
+        if self.encoder_ is None:
+            return np.empty((len(inputs), 0))
         return causal_encode(self.encoder_, inputs[None], padding=self.padding,
                              batch_size=self.batch_size)[0]
 
     def _embed_last(self, windows) -> np.ndarray:
         """Causal embedding of the last step of each window (left NaN-padded)."""
+        if self.encoder_ is None:
+            return np.empty((len(windows), 0))
         width = self.padding + 1
         stacked = np.full((len(windows), width, windows[0].shape[1]), np.nan, np.float32)
         for i, w in enumerate(windows):

@@ -163,18 +163,19 @@ def _docstring(sslts_class: type) -> str:
 class EmbeddingForecaster(BaseForecaster):
     """:class:`sslts.EmbeddingForecaster` as an sktime forecaster.
 
-    A self-supervised encoder is fitted on ``y`` (and the exogenous ``X``, as extra
-    input channels); the embedding of the causal window ending at the cutoff is mapped
-    by a ridge head to the next ``max(fh)`` steps, and ``predict`` returns the steps
-    of ``fh``.  The parameters are those of :class:`sslts.EmbeddingForecaster`, see
+    A ridge head maps the recent values of ``y`` at the cutoff (and, with
+    ``use_embedding``, the embedding of the causal window ending there, from a
+    self-supervised encoder fitted on ``y`` and the exogenous ``X`` as extra input
+    channels) to the next ``max(fh)`` steps, and ``predict`` returns the steps of
+    ``fh``.  The parameters are those of :class:`sslts.EmbeddingForecaster`, see
     there for their meaning, except ``horizon``: it is the largest step of the
     forecasting horizon passed to ``fit`` (which is required there).
 
     Parameters
     ----------
     encoder : sslts estimator, default=None
-        The self-supervised encoder (a clone is fitted); None uses
-        ``TS2VecTransformer()``.
+        The self-supervised encoder (a clone is fitted when the head may read the
+        embedding); None uses ``TS2VecTransformer()``.
     padding : int, default=200
         Past steps of each causal window.
     valid_size : int or float, default=0.2
@@ -188,9 +189,10 @@ class EmbeddingForecaster(BaseForecaster):
     lags : int or "padding", default="padding"
         Also give the head the ``lags`` values of ``y`` before the last one, relative
         to it, beside the embedding ("padding": as many as the encoder's window).
-    use_embedding : "auto" or bool, default="auto"
-        Whether the head reads the embedding (False: the lags alone, needs
-        ``lags > 0``; "auto": validated against the lags alone).
+    use_embedding : "auto" or bool, default=False
+        Whether the head reads the embedding.  False: the lags alone (needs
+        ``lags > 0``; no encoder is fitted and ``X`` is not used); "auto": validated
+        against the lags alone.
     alphas : sequence of float, default=sslts.evaluation.RIDGE_ALPHAS
         Candidate ridge penalties.
     refit : bool, default=True
@@ -233,7 +235,7 @@ class EmbeddingForecaster(BaseForecaster):
     >>> y = pd.Series(np.sin(2 * np.pi * np.arange(300) / 24), index=index, name="load")
     >>> enc = TS2VecTransformer(output_dims=8, hidden_dims=8, depth=2, n_iters=5,
     ...                         device="cpu", random_state=0)
-    >>> fc = EmbeddingForecaster(enc, padding=30, valid_size=60)
+    >>> fc = EmbeddingForecaster(enc, padding=30, valid_size=60, use_embedding="auto")
     >>> y_pred = fc.fit(y, fh=[1, 2, 3, 12]).predict()
     >>> y_pred.index.astype(str).tolist()[::3], y_pred.name
     (['2024-01-13 12:00', '2024-01-13 23:00'], 'load')
@@ -271,7 +273,7 @@ class EmbeddingForecaster(BaseForecaster):
         baseline: str | None = "auto",
         season: int | None = None,
         lags: int | str = "padding",
-        use_embedding: str | bool = "auto",
+        use_embedding: str | bool = False,
         alphas=RIDGE_ALPHAS,
         refit: bool = True,
         standardize: bool = True,
@@ -392,9 +394,10 @@ class EmbeddingForecaster(BaseForecaster):
 
         # sktime's series have 15 to 50 steps and fh up to 5: a fractional tail fits.
         return [
-            {"encoder": encoder(), "padding": 5, "valid_size": 0.3},
+            {"padding": 5, "valid_size": 0.3},
             {"encoder": encoder(batch_size=4), "padding": 3, "valid_size": 0.3,
-             "baseline": "last_value", "refit": False, "standardize": False, "alphas": (0.1, 10.0)},
+             "baseline": "last_value", "use_embedding": True, "refit": False,
+             "standardize": False, "alphas": (0.1, 10.0)},
             {"encoder": encoder(), "padding": 3, "valid_size": 0.3, "baseline": "auto",
              "season": 2, "lags": 2, "use_embedding": "auto"},
         ]

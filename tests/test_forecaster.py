@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -151,22 +152,43 @@ def test_ts2vec_heads_are_ts2vecs_bit_for_bit(fitted, refit):
         np.testing.assert_array_equal(fc.predict(h), np.stack([e[-1] for e in expected]))
 
 
-def test_the_default_validates_the_naive_forecast_and_the_lags(fitted):
-    """Defaults: last value, a head on embedding + lags, a head on the lags alone,
-    validated per horizon, with as many lags as the encoder's window."""
+def test_the_default_reads_the_lags_alone_and_fits_no_encoder(monkeypatch):
+    """Defaults: a head on as many lags as the encoder's window, anchored on the last
+    value and validated against it; no encoder is fitted or run."""
     for est in (EmbeddingForecaster(), *_sktime_forecaster()):
         params = est.get_params()
         assert (params["baseline"], params["lags"], params["use_embedding"]) == (
-            "auto", "padding", "auto")
+            "auto", "padding", False)
+
+    def no_encoder(*args, **kwargs):
+        raise AssertionError("the encoder was used")
+
+    monkeypatch.setattr(TS2VecTransformer, "fit", no_encoder)
+    monkeypatch.setattr(TS2VecTransformer, "encode", no_encoder)
     y = seasonal(160, 2, seed=3)
-    fc = EmbeddingForecaster(FrozenEstimator(fitted[0].encoder_), horizon=(3, 6), padding=8,
-                             valid_size=40).fit(y)
-    assert fc.lags_ == 8 and set(fc.baselines_.values()) == {"last_value"}
-    same = EmbeddingForecaster(FrozenEstimator(fitted[0].encoder_), horizon=(3, 6), padding=8,
-                               valid_size=40, baseline="last_value", lags=8,
-                               use_embedding="auto").fit(y)
+    fc = EmbeddingForecaster(horizon=(3, 6), padding=8, valid_size=40).fit(y)
+    assert fc.encoder_ is None and fc.lags_ == 8 and fc.last_embedding_.shape == (1, 0)
+    assert set(fc.baselines_.values()) == {"last_value"}
+    assert not any(fc.uses_embedding_.values())
+    same = EmbeddingForecaster(horizon=(3, 6), padding=8, valid_size=40,
+                               baseline="last_value", lags=8).fit(y)
     np.testing.assert_array_equal(fc.rolling_predict(y, horizon=6),
                                   same.rolling_predict(y, horizon=6))
+    assert fc.predict(y=y[:100]).shape == (6, 2)
+
+
+def test_an_encoder_or_covariates_the_heads_never_read_are_warned_about():
+    y = seasonal(150, 1, seed=2)
+    X = np.arange(150)[:, None] % 12 / 12.0
+    for encoder, data, match in [(tiny_encoder(), (y,), "the encoder will not be used"),
+                                 (None, (y, X), r"X \(1 covariate channel\(s\)\) will not")]:
+        fc = EmbeddingForecaster(encoder, horizon=3, padding=6, valid_size=30)
+        with pytest.warns(UserWarning, match=match):
+            fc.fit(*data)
+        assert fc.encoder_ is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        EmbeddingForecaster(horizon=3, padding=6, valid_size=30).fit(y)
 
 
 def _sktime_forecaster():
@@ -231,7 +253,8 @@ def test_anchored_heads_against_a_loop(fitted, baseline, season, lags, use_embed
     """Baseline, lags, inputs and the no-head candidate: chosen and fitted as a loop does."""
     enc, y = fitted[0].encoder_, seasonal(160, 2)
     y[:, 1] += np.linspace(0, 3, 160)  # a trend: the level alone misleads
-    fc = EmbeddingForecaster(FrozenEstimator(enc), horizon=(3, 6), padding=8, valid_size=40,
+    encoder = FrozenEstimator(enc) if use_embedding is not False else None
+    fc = EmbeddingForecaster(encoder, horizon=(3, 6), padding=8, valid_size=40,
                              baseline=baseline, season=season, lags=lags,
                              use_embedding=use_embedding, refit=refit).fit(y)
     scaled = (y - fc.target_mean_) / fc.target_scale_
@@ -278,7 +301,7 @@ def test_the_naive_forecast_is_kept_when_the_heads_do_worse_on_the_tail():
     noise = np.random.default_rng(0).normal(size=400)
     y = np.concatenate([np.cumsum(1 + 0.1 * noise[:300]), 300 + 0.01 * noise[300:]])
     fc = EmbeddingForecaster(tiny_encoder(), horizon=5, padding=8, valid_size=100,
-                             baseline="last_value").fit(y)
+                             baseline="last_value", use_embedding="auto").fit(y)
     assert fc.heads_[5] is None and np.isinf(fc.alphas_[5])
     np.testing.assert_allclose(fc.predict(), np.full(5, y[-1]))
     np.testing.assert_allclose(fc.predict(y=y[:50]), np.full(5, y[49]))
@@ -290,7 +313,8 @@ def test_forecasts_start_where_the_lags_and_the_season_are_observed(fitted, base
                                                                     lags, first):
     y = seasonal(160, 2, seed=6)
     fc = EmbeddingForecaster(FrozenEstimator(fitted[0].encoder_), horizon=4, padding=4,
-                             valid_size=40, baseline=baseline, season=season, lags=lags)
+                             valid_size=40, baseline=baseline, season=season, lags=lags,
+                             use_embedding=True)
     fc.fit(y)
     # NaN where a lag or the value the naive forecast repeats precedes the series
     steps = np.arange(1, 5)
@@ -357,10 +381,13 @@ def test_predict_forecasts_after_the_end_of_the_series(fitted):
     np.testing.assert_array_equal(rolled[5], fc.rolling_predict(y[:50], horizon=5))
 
 
-def test_forecasts_beat_the_training_mean():
+@pytest.mark.parametrize("use_embedding", [False, "auto"])
+def test_forecasts_beat_the_training_mean(use_embedding):
     y = seasonal(300, 1)[:, 0]
-    fc = EmbeddingForecaster(tiny_encoder(output_dims=8, hidden_dims=8, depth=2, n_iters=10),
-                             horizon=6, padding=24, valid_size=60).fit(y[:240])
+    encoder = tiny_encoder(output_dims=8, hidden_dims=8, depth=2, n_iters=10) if (
+        use_embedding) else None
+    fc = EmbeddingForecaster(encoder, horizon=6, padding=24, valid_size=60,
+                             use_embedding=use_embedding).fit(y[:240])
     pred = fc.rolling_predict(y, horizon=6)
     rows = np.arange(240, 300 - 6)
     truth = np.stack([y[t + 1 : t + 7] for t in rows])
@@ -377,7 +404,8 @@ def test_forecasts_beat_the_training_mean():
 
 def test_standardisation_makes_forecasts_scale_equivariant(fitted):
     fc, y = fitted
-    base = EmbeddingForecaster(FrozenEstimator(fc.encoder_), horizon=6, padding=8, valid_size=40)
+    base = EmbeddingForecaster(FrozenEstimator(fc.encoder_), horizon=6, padding=8, valid_size=40,
+                               use_embedding="auto")
     a = base.fit(y).predict()
     b = clone(base).fit(100 * y + 50).predict()
     np.testing.assert_allclose(b, 100 * a + 50, rtol=1e-4, atol=1e-3)
@@ -386,10 +414,12 @@ def test_standardisation_makes_forecasts_scale_equivariant(fitted):
 # --------------------------------------------------------------- input forms
 def test_univariate_multivariate_and_many_series():
     y1 = seasonal(120, 1, seed=1)[:, 0]
-    fc = EmbeddingForecaster(tiny_encoder(), horizon=4, padding=6, valid_size=30).fit(y1)
+    fc = EmbeddingForecaster(tiny_encoder(), horizon=4, padding=6, valid_size=30,
+                             use_embedding="auto").fit(y1)
     assert fc.predict().shape == (4,) and fc.rolling_predict(y1).shape == (120, 4)
     Y = np.stack([seasonal(120, 2, seed=s) for s in range(3)])  # (3, 120, 2)
-    fc = EmbeddingForecaster(tiny_encoder(), horizon=4, padding=6, valid_size=30).fit(Y)
+    fc = EmbeddingForecaster(tiny_encoder(), horizon=4, padding=6, valid_size=30,
+                             use_embedding="auto").fit(Y)
     assert fc.predict().shape == (3, 4, 2) and fc.last_embedding_.shape == (3, 4)
     assert fc.rolling_predict(Y).shape == (3, 120, 4, 2)
     np.testing.assert_allclose(fc.predict(y=Y)[1], fc.predict(y=Y[1]), rtol=1e-5, atol=1e-6)
@@ -402,7 +432,8 @@ def test_univariate_multivariate_and_many_series():
 def test_covariates_are_input_channels():
     y = seasonal(150, 1, seed=2)
     X = np.stack([np.arange(150) % 12 / 12.0, np.arange(150) / 150.0], axis=1)
-    fc = EmbeddingForecaster(tiny_encoder(), horizon=3, padding=6, valid_size=30).fit(y, X)
+    fc = EmbeddingForecaster(tiny_encoder(), horizon=3, padding=6, valid_size=30,
+                             use_embedding="auto").fit(y, X)
     assert fc.n_covariates_ == 2 and fc.encoder_.n_channels_ == 3
     assert fc.predict(y=y[:100], X=X[:100]).shape == (3, 1)
     with pytest.raises(ValueError, match="pass X"):
@@ -416,14 +447,17 @@ def test_covariates_are_input_channels():
 def test_missing_values_are_left_out_of_the_heads():
     y = seasonal(150, 1, seed=3)
     y[50:53] = np.nan
-    fc = EmbeddingForecaster(tiny_encoder(), horizon=3, padding=6, valid_size=30).fit(y)
-    assert np.isfinite(fc.predict()).all()
+    for encoder, use_embedding in [(None, False), (tiny_encoder(), "auto")]:
+        fc = EmbeddingForecaster(encoder, horizon=3, padding=6, valid_size=30,
+                                 use_embedding=use_embedding).fit(y)
+        assert np.isfinite(fc.predict()).all()
 
 
 def test_fit_does_not_modify_its_input():
     y = seasonal(120, 1)
     copy = y.copy()
-    EmbeddingForecaster(tiny_encoder(), horizon=3, padding=6, valid_size=30).fit(y)
+    EmbeddingForecaster(tiny_encoder(), horizon=3, padding=6, valid_size=30,
+                        use_embedding="auto").fit(y)
     np.testing.assert_array_equal(y, copy)
 
 
@@ -449,8 +483,7 @@ def test_fit_does_not_modify_its_input():
     ],
 )
 def test_bad_parameters_and_data_raise(params, data, match):
-    est = EmbeddingForecaster(tiny_encoder(), **{"horizon": 3, "padding": 6, "valid_size": 30,
-                                                 **params})
+    est = EmbeddingForecaster(**{"horizon": 3, "padding": 6, "valid_size": 30, **params})
     with pytest.raises(ValueError, match=match):
         est.fit(seasonal(80) if data is None else data)
 
@@ -486,8 +519,10 @@ def test_clone_pickle_pipeline_and_grid_search(fitted):
     Y = np.stack([seasonal(100, 1, seed=s) for s in range(4)])
     search = GridSearchCV(EmbeddingForecaster(tiny_encoder(), horizon=3, padding=6,
                                               valid_size=30),
-                          {"padding": [4, 8]}, cv=KFold(2)).fit(Y)
+                          {"padding": [4, 8], "use_embedding": ["auto", True]},
+                          cv=KFold(2)).fit(Y)
     assert search.best_params_["padding"] in (4, 8)
+    assert search.best_estimator_.encoder_.n_iter_ == 2
     assert search.best_estimator_.predict().shape == (4, 3, 1)
 
 
@@ -510,8 +545,9 @@ NOT_APPLICABLE = {
 }
 
 
-@parametrize_with_checks([EmbeddingForecaster(tiny_encoder(), horizon=2, padding=3,
-                                              valid_size=0.3)])
+@parametrize_with_checks([EmbeddingForecaster(horizon=2, padding=3, valid_size=0.3),
+                          EmbeddingForecaster(tiny_encoder(), horizon=2, padding=3,
+                                              valid_size=0.3, use_embedding="auto")])
 def test_sklearn_estimator_checks(estimator, check):
     name = getattr(check, "func", check).__name__
     if name in NOT_APPLICABLE:

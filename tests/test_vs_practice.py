@@ -72,11 +72,14 @@ def test_parse_and_changed_params():
         "a": 1, "b": "x", "c": [1, 2], "encoder__d": None}
     with pytest.raises(ValueError, match="NAME=VALUE"):
         parse_params("a")
-    model = forecasting.make_forecaster({"encoder__n_iters": 3}, 7, [24], 10)
+    model = forecasting.make_forecaster({"use_embedding": "auto", "encoder__n_iters": 3},
+                                        7, [24], 10)
     described = changed_params(model)
     assert described["encoder__class"] == "TS2VecTransformer"
     assert described["encoder__n_iters"] == 3 and described["encoder__random_state"] == 7
     assert "padding" not in described  # left at its default
+    # heads on the lags alone (the default) get no encoder, whatever encoder__* says
+    assert forecasting.make_forecaster({"encoder__n_iters": 3}, 7, [24], 10).encoder is None
 
 
 # ---------------------------------------------------- classification pieces
@@ -217,20 +220,30 @@ def test_forecast_errors_match_direct_computation():
 
 def test_forecasting_runs_on_a_cut_of_etth1(shared_data, tmp_path):
     store = ResultStore(tmp_path / "f.csv", forecasting.FIELDS, forecasting.KEY)
-    arms = {"fc": {"padding": 24, **{f"encoder__{k}": v for k, v in TINY.items()}}}
+    encoder = {f"encoder__{k}": v for k, v in TINY.items()}
+    arms = {"emb": {"padding": 24, "use_embedding": "auto", **encoder},
+            "fc": {"padding": 24}}
     forecasting.run_forecasting(
-        store, ["ETTh1"], ["univariate"], [0], arms, shared_data, lags=48,
+        store, ["ETTh1"], ["univariate"], [1, 2], arms, shared_data, lags=48,
         prepare=lambda ds: forecasting.shrink(ds, 300, 200, 200, (24, 48)),
         log=lambda *_: None)
     rows = store.rows
-    assert {(r["arm"], r["horizon"]) for r in rows} == {
-        (a, h) for a in ("last_value", "seasonal_naive", "lag_ridge", "fc") for h in ("24", "48")}
+    # deterministic arms (no encoder) once, the arm with an encoder once per seed
+    assert {(r["arm"], r["seed"], r["horizon"]) for r in rows} == {
+        (a, s, h) for a, s in [("last_value", "0"), ("seasonal_naive", "0"), ("lag_ridge", "0"),
+                               ("fc", "0"), ("emb", "1"), ("emb", "2")] for h in ("24", "48")}
     assert not any(r["error"] for r in rows)
     assert all(float(r["mse"]) > 0 for r in rows)
     # the heads' options are named even at their defaults
-    params = [json.loads(r["params"]) for r in rows if r["arm"] == "fc"]
-    assert params and all(tuple(p[k] for k in forecasting.HEAD_OPTIONS) == (
-        "auto", None, "padding", "auto") for p in params)
+    params = {r["arm"]: json.loads(r["params"]) for r in rows if r["arm"] in arms}
+    assert tuple(params["fc"][k] for k in forecasting.HEAD_OPTIONS) == (
+        "auto", None, "padding", False)
+    assert tuple(params["emb"][k] for k in forecasting.HEAD_OPTIONS) == (
+        "auto", None, "padding", "auto")
+    # the lags alone: no encoder steps, no covariates
+    fc = [r for r in rows if r["arm"] == "fc"]
+    assert all(r["n_iter"] == "0" and r["uses_embedding"] == "False" for r in fc)
+    assert not params["fc"]["covariates"] and params["emb"]["covariates"]
     assert report.default_head_arms(rows) == {"fc"}
 
 
@@ -340,7 +353,7 @@ def test_forecasting_and_anomaly_reports(tmp_path):
                              ("forecaster", 0.09)) for h in (24, 48)]
     page = report.render_forecasting(rows, tmp_path, "cmd").read_text()
     # forecaster 0.135 vs best naive 0.15 (ratio 0.9) and the ridge 0.12 (1.125)
-    assert "| ETTh1 | univariate | forecaster | 0.1350 | 0.1500 | 0.900 | 0.1200 | 1.125 | no |" \
+    assert "| ETTh1 | univariate | forecaster | 1 | 0.1350 | 0.1500 | 0.900 | 0.1200 | 1.125 | no |" \
         in page
     rows = [{"series": "S", "arm": "mp_ab", "seed": "0", "roc_auc": "0.9", "top1_correct": "1",
              "top1_location": "10", "anomaly_start": "9", "anomaly_end": "12", "window": "5",
@@ -377,7 +390,7 @@ def test_the_default_forecaster_arm_is_found_from_its_recorded_head_options():
     def row(arm, **params):
         return {"arm": arm, "params": json.dumps(params)}
 
-    heads = {"baseline": "auto", "season": None, "use_embedding": "auto"}
+    heads = {"baseline": "auto", "season": None, "use_embedding": False}
     rows = [row("explicit", lags=200, **heads),  # the default padding, in steps
             row("named", lags="padding", padding=24, **heads),
             row("short", lags=24, **heads),  # fewer lags than the window

@@ -17,6 +17,8 @@ Protocol (TS2Vec's, as :func:`sslts.evaluation.load_ett` prepares the data)
     encoder per seed.  Every row's ``params`` names the heads' options
     (``baseline``, ``season``, ``lags``, ``use_embedding``) whether or not they are
     the defaults, and ``uses_embedding`` what each horizon's validation chose;
+    heads on the lags alone (``use_embedding=False``) get no encoder and no
+    covariates (they read neither), so they have no seed;
   * last value: every step ahead repeats ``y_t``;
   * seasonal naive: step ``j`` ahead repeats the value one day earlier
     (``y_{t + j - s ceil(j / s)}``, ``s`` = 24 hourly, 96 every 15 minutes);
@@ -28,7 +30,8 @@ Protocol (TS2Vec's, as :func:`sslts.evaluation.load_ett` prepares the data)
     sufficient statistics, so ETTm's ``lags x channels`` design matrix is never
     stored.
 
-- Deterministic arms run once (seed 0); the forecaster once per seed.
+- Deterministic arms (the baselines, heads on the lags alone) run once (seed 0);
+  the forecaster arms with an encoder once per seed.
 """
 
 from __future__ import annotations
@@ -224,11 +227,14 @@ def test_origins(ds, horizon: int) -> np.ndarray:
 def make_forecaster(params: dict, seed: int, horizons, valid_size: int, encoder=None):
     """The user's ``EmbeddingForecaster`` with ``params``; its encoder seeded.
 
-    A fitted ``encoder`` is used frozen (``encoder__*`` parameters are then ignored).
+    A fitted ``encoder`` is used frozen (``encoder__*`` parameters are then ignored);
+    heads that never read the embedding (``use_embedding=False``) get no encoder.
     """
     nested = {k: v for k, v in params.items() if k.startswith("encoder__")}
     forecaster = EmbeddingForecaster(horizon=list(horizons), valid_size=valid_size,
                                      **{k: v for k, v in params.items() if k not in nested})
+    if forecaster.use_embedding is False:
+        return forecaster
     if encoder is not None:
         return forecaster.set_params(encoder=FrozenEstimator(encoder))
     if forecaster.encoder is None:  # the documented default, made reproducible
@@ -250,13 +256,16 @@ def run_embedding(ds, params, seed, covariates: bool, shared=None) -> list[dict]
     ``params`` may hold ``covariates`` (a bool), which overrides ``covariates`` for
     this arm; the rest are the forecaster's parameters.  ``shared`` is a fitted
     encoder of an earlier arm with the same encoder and inputs: it is used frozen, and
-    its fit seconds are added to this arm's.
+    its fit seconds are added to this arm's.  Returns the rows and the fitted encoder
+    (None for heads on the lags alone, which get neither an encoder nor covariates).
     """
     params = dict(params)
     covariates = bool(params.pop("covariates", covariates))
     k, data = ds.n_covariates, ds.data[0]
     model = make_forecaster(params, seed, ds.horizons, ds.valid.stop - ds.valid.start,
                             encoder=shared)
+    covariates = covariates and model.use_embedding is not False
+    shared = shared if model.use_embedding is not False else None
     cov = (lambda part: part[:, :k]) if covariates else (lambda part: None)
     start = time.perf_counter()
     model.fit(data[: ds.valid.stop, k:], X=cov(data[: ds.valid.stop]))
@@ -279,7 +288,7 @@ def run_embedding(ds, params, seed, covariates: bool, shared=None) -> list[dict]
                      "baseline": model.baselines_[h] or "",
                      "uses_embedding": model.uses_embedding_[h],
                      "fit_seconds": fit_seconds, "predict_seconds": predict_seconds,
-                     "n_iter": int(encoder.n_iter_), "params": json.dumps(
+                     "n_iter": int(encoder.n_iter_) if encoder else 0, "params": json.dumps(
                          {**described, "covariates": covariates}, sort_keys=True)})
     return rows, encoder
 
@@ -344,12 +353,16 @@ def run_forecasting(store: ResultStore, datasets, settings, seeds, embedding_arm
         for setting in settings:
             ds = load_ett(name, data_home, univariate=setting == "univariate")
             ds = prepare(ds) if prepare else ds
-            refit = {label: make_forecaster({k: v for k, v in p.items() if k != "covariates"},
-                                            0, ds.horizons, 1).refit
-                     for label, p in embedding_arms.items()}
-            # Seed by seed, so that the arms sharing an encoder run one after the other.
+            models = {label: make_forecaster(
+                {k: v for k, v in p.items() if k != "covariates"}, 0, ds.horizons, 1)
+                for label, p in embedding_arms.items()}
+            refit = {label: m.refit for label, m in models.items()}
+            # Seed by seed, so that the arms sharing an encoder run one after the other;
+            # heads on the lags alone have no encoder, hence no seed: they run once.
             jobs = [(arm, 0) for arm in ("last_value", "seasonal_naive", "lag_ridge")]
-            jobs += [(label, seed) for seed in seeds for label in embedding_arms]
+            jobs += [(label, 0) for label, m in models.items() if m.use_embedding is False]
+            jobs += [(label, seed) for seed in seeds for label, m in models.items()
+                     if m.use_embedding is not False]
             encoders = {}
             for arm, seed in jobs:
                 if all(store.done(dataset=name, setting=setting, arm=arm, seed=seed,
@@ -360,8 +373,9 @@ def run_forecasting(store: ResultStore, datasets, settings, seeds, embedding_arm
                 try:
                     if arm in embedding_arms:
                         key = (seed, encoder_key(embedding_arms[arm], covariates))
-                        rows, encoders[key] = run_embedding(
+                        rows, encoder = run_embedding(
                             ds, embedding_arms[arm], seed, covariates, encoders.get(key))
+                        encoders[key] = encoder or encoders.get(key)
                     else:  # the ridge refits as the (first) forecaster arm does
                         rows = run_baseline(ds, arm, season=SEASON[name[3]], lags=lags,
                                             refit=next(iter(refit.values()), True))

@@ -311,7 +311,9 @@ def render_forecasting(rows: list[dict], out: Path, command: str,
                 continue
             ridge = mse.get("lag_ridge", np.nan)
             label = f"{a} (default)" if a in defaults else a
-            summary_body.append([name, setting, label, f"{mse[a]:.4f}", f"{naive:.4f}",
+            seeds = len({r["seed"] for h in horizons for r in block[a, h]})
+            summary_body.append([name, setting, label, str(seeds), f"{mse[a]:.4f}",
+                                 f"{naive:.4f}",
                                  f"{mse[a] / naive:.3f}", f"{ridge:.4f}",
                                  f"{mse[a] / ridge:.3f}",
                                  "yes" if mse[a] <= min(naive, ridge) else "no"])
@@ -319,8 +321,9 @@ def render_forecasting(rows: list[dict], out: Path, command: str,
         lines += ["## Summary: MSE averaged over the horizons", "",
                   "Forecaster arms against the better naive forecast and the lag ridge "
                   "(ratios below 1: the forecaster's error is lower); \"(default)\" marks "
-                  "the arm whose head options are the forecaster's defaults.", ""]
-        lines += _table(["dataset", "setting", "arm", "MSE", "best naive", "ratio",
+                  "the arm whose head options are the forecaster's defaults; \"seeds\" "
+                  "counts the encoder seeds behind the mean.", ""]
+        lines += _table(["dataset", "setting", "arm", "seeds", "MSE", "best naive", "ratio",
                          "lag ridge", "ratio", "no worse than both"], summary_body)
     lines += _forecast_cost_lines(ok)
     lines += _failure_lines(failures(rows, KEY), KEY)
@@ -345,7 +348,7 @@ def default_head_arms(rows: list[dict]) -> set[str]:
 
     Examples
     --------
-    >>> heads = {"baseline": "auto", "season": None, "use_embedding": "auto"}
+    >>> heads = {"baseline": "auto", "season": None, "use_embedding": False}
     >>> rows = [{"arm": "a", "params": json.dumps({**heads, "lags": 200})},
     ...         {"arm": "b", "params": json.dumps({**heads, "lags": 24})}]
     >>> default_head_arms(rows)
