@@ -37,9 +37,9 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
     embedding is read with ``use_embedding=True``, or with ``"auto"``, which validates
     per horizon the head on the embedding and the lags against the head on the lags
     alone.  The default leaves the embedding out, and then fits no encoder: on the ETT
-    benchmarks the heads on the lags alone forecast best in every setting, while heads
-    reading the embedding often won on the validation tail and lost on the later test
-    months (see the user guide's "When to use sslts").
+    benchmarks the heads on the lags alone forecast as well as or better than heads
+    reading a TS2Vec embedding wherever both ran, which often won on the validation
+    tail and lost on the later test months (see the user guide's "When to use sslts").
     ``baseline=None, lags=0, use_embedding=True`` is TS2Vec's protocol exactly.
 
     Parameters
@@ -71,11 +71,11 @@ class EmbeddingForecaster(StrictParamsMixin, BaseEstimator):
         Period of ``"seasonal_naive"`` in steps (24 for a daily cycle of hourly
         data); ignored by the other baselines.
     lags : int or "padding", default="padding"
-        Also give the heads the ``lags`` values of every target before the last one,
+        The heads read the ``lags`` values of every target before the last one,
         relative to it (``y[t - k] - y[t]``: their shape, not their level), beside
-        the embedding; forecasts then start ``lags`` steps into a series.
-        "padding": as many as the encoder's window holds (``lags_ = padding``), so
-        that the heads read the same past raw and embedded.
+        the embedding when they read it; forecasts then start ``lags`` steps into a
+        series.  "padding": as many as the encoder's window holds
+        (``lags_ = padding``), so that the heads read the same past raw and embedded.
     use_embedding : "auto" or bool, default=False
         Whether the heads read the embedding.  False: the heads read the lags alone
         (needs ``lags > 0``); the encoder is then not fitted and covariates are not

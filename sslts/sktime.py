@@ -187,8 +187,9 @@ class EmbeddingForecaster(BaseForecaster):
     season : int, default=None
         Period of ``"seasonal_naive"`` in steps.
     lags : int or "padding", default="padding"
-        Also give the head the ``lags`` values of ``y`` before the last one, relative
-        to it, beside the embedding ("padding": as many as the encoder's window).
+        The head reads the ``lags`` values of ``y`` before the last one, relative to
+        it, beside the embedding when it reads it ("padding": as many as the
+        encoder's window).
     use_embedding : "auto" or bool, default=False
         Whether the head reads the embedding.  False: the lags alone (needs
         ``lags > 0``; no encoder is fitted and ``X`` is not used); "auto": validated

@@ -353,8 +353,8 @@ def test_forecasting_and_anomaly_reports(tmp_path):
                              ("forecaster", 0.09)) for h in (24, 48)]
     page = report.render_forecasting(rows, tmp_path, "cmd").read_text()
     # forecaster 0.135 vs best naive 0.15 (ratio 0.9) and the ridge 0.12 (1.125)
-    assert "| ETTh1 | univariate | forecaster | 1 | 0.1350 | 0.1500 | 0.900 | 0.1200 | 1.125 | no |" \
-        in page
+    assert ("| ETTh1 | univariate | forecaster | 1 | 0.1350 | 0.1500 | 0.900 | 0.1200 | 1.125 "
+            "| no |") in page
     rows = [{"series": "S", "arm": "mp_ab", "seed": "0", "roc_auc": "0.9", "top1_correct": "1",
              "top1_location": "10", "anomaly_start": "9", "anomaly_end": "12", "window": "5",
              "fit_seconds": "0", "score_seconds": "1", "params": "", "commit": "abc",

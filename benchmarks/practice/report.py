@@ -286,7 +286,7 @@ def render_forecasting(rows: list[dict], out: Path, command: str,
     ok = latest(rows, KEY)
     lines = header("sslts vs practice: forecasting (ETT)", ok, command)
     cells = defaultdict(lambda: defaultdict(list))
-    for r in ok:
+    for r in sorted(ok, key=lambda r: (r["dataset"], r["setting"] != "univariate")):
         cells[r["dataset"], r["setting"]][r["arm"], int(r["horizon"])].append(r)
     summary_body, defaults = [], default_head_arms(ok)
     for (name, setting), block in cells.items():
@@ -329,7 +329,7 @@ def render_forecasting(rows: list[dict], out: Path, command: str,
     lines += _failure_lines(failures(rows, KEY), KEY)
     out.mkdir(parents=True, exist_ok=True)
     if cells:
-        lines.append(f"![forecasting]({_forecast_plot(cells, out, stem).name})")
+        lines.append(f"![forecasting]({_forecast_plot(cells, out, stem, defaults).name})")
     path = out / f"{stem}.md"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -389,13 +389,14 @@ def _forecast_cost_lines(ok) -> list[str]:
         ["dataset", "setting", "arm", "fit s", "predict s", "encoder steps"], body)
 
 
-def _forecast_plot(cells, out: Path, stem: str) -> Path:
+def _forecast_plot(cells, out: Path, stem: str, defaults=frozenset()) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     keys = list(cells)
+    every = _ordered(a for block in cells.values() for a, _ in block)  # one colour per arm
     cols = min(4, len(keys))
     rows_n = int(np.ceil(len(keys) / cols))
     fig, axes = plt.subplots(rows_n, cols, figsize=(4 * cols, 3.2 * rows_n), squeeze=False)
@@ -404,7 +405,8 @@ def _forecast_plot(cells, out: Path, stem: str) -> Path:
         for a in _ordered(a for a, _ in block):
             hs = sorted(h for b, h in block if b == a)
             ax.plot(hs, [np.mean([float(r["mse"]) for r in block[a, h]]) for h in hs],
-                    marker="o", label=a)
+                    marker="o", color=f"C{every.index(a) % 10}",
+                    label=f"{a} (default)" if a in defaults else a)
         ax.set(xscale="log", title=f"{key[0]} {key[1]}", xlabel="horizon", ylabel="MSE")
         horizons = sorted({h for _, h in block})
         ax.set_xticks(horizons, [str(h) for h in horizons])
